@@ -1,0 +1,69 @@
+"""Image -> patches -> frozen-encoder features, computed once and cached.
+
+Inference splits an image into a KxK grid, resizes every patch to the network's input size and
+counts it; the image count is the sum. Features of every patch for every K in the sweep are
+extracted here once, so the probe, the evaluation and the patch sweep never re-encode an image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from syrac.model import RankCounter, normalise, to_batch
+from syrac.storage import read_image
+
+
+def resize(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (height, width) with antialiasing; HxWx3 uint8."""
+    height, width = size
+    return np.asarray(image.resize((width, height), Image.BILINEAR, reducing_gap=None))
+
+
+def load_resized(paths: list[Path], size: tuple[int, int], desc: str) -> torch.Tensor:
+    """Decode and resize images once into an N x 3 x H x W uint8 tensor."""
+    return to_batch([resize(read_image(p), size) for p in tqdm(paths, desc=desc, unit="img")])
+
+
+def patch_boxes(width: int, height: int, k: int) -> list[tuple[int, int, int, int]]:
+    """The KxK grid as (left, top, right, bottom) boxes, row by row, covering every pixel once."""
+    xs = [round(i * width / k) for i in range(k + 1)]
+    ys = [round(j * height / k) for j in range(k + 1)]
+    return [(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(k) for i in range(k)]
+
+
+def image_patches(image: Image.Image, grids: tuple[int, ...], size: tuple[int, int]) -> list[np.ndarray]:
+    """All patches of all grids, in grid order then row-major order."""
+    return [resize(image.crop(box), size) for k in grids for box in patch_boxes(*image.size, k)]
+
+
+@torch.no_grad()
+def encode(model: RankCounter, patches: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    model.eval()
+    out = [model.features(normalise(to_batch(patches[i:i + batch_size]))).numpy()
+           for i in range(0, len(patches), batch_size)]
+    return np.concatenate(out).astype(np.float32)
+
+
+def extract(model: RankCounter, paths: list[Path], grids: tuple[int, ...], size: tuple[int, int],
+            desc: str, images_per_batch: int = 8) -> dict[str, np.ndarray]:
+    """Features of every KxK patch of every image: {'k1': N x 1 x D, 'k2': N x 4 x D, ...}.
+
+    Works through the images a few at a time, so memory does not grow with the dataset.
+    """
+    per_image = sum(k * k for k in grids)
+    chunks = []
+    for start in tqdm(range(0, len(paths), images_per_batch), desc=desc, unit="batch"):
+        batch = paths[start:start + images_per_batch]
+        patches = [p for path in batch for p in image_patches(read_image(path), grids, size)]
+        chunks.append(encode(model, patches).reshape(len(batch), per_image, -1))
+    stacked = np.concatenate(chunks)
+    result, offset = {}, 0
+    for k in grids:
+        result[f"k{k}"] = stacked[:, offset:offset + k * k]
+        offset += k * k
+    return result

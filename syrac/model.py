@@ -1,0 +1,127 @@
+"""The counting network: torchvision encoder -> ReLU features -> non-negative linear rank head.
+
+The same encoder later feeds a linear probe (``syrac.probe``); ``save_counter`` bundles encoder,
+rank head, probe and preprocessing into one file that ``syrac count`` can load alone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+
+from syrac.storage import atomic_path
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class MissingWeightsError(RuntimeError):
+    """Pretrained weights were asked for but are not on this machine."""
+
+
+def imagenet_weights(backbone: str):
+    """The torchvision ImageNet weights of ``backbone``, if they are already in the local cache.
+
+    torchvision would try to download them; on an offline machine that fails deep inside urllib,
+    so look first and say exactly what to fetch and where to put it.
+    """
+    weights = torchvision.models.get_model_weights(backbone).DEFAULT
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    if not cached.is_file():
+        raise MissingWeightsError(
+            f"ImageNet weights for {backbone} are not in the local torch cache ({cached}). On a machine "
+            f"with internet run: python -c \"import torchvision; torchvision.models.get_model('{backbone}', "
+            f"weights='{weights}')\" and copy {weights.url.rsplit('/', 1)[-1]} to {cached.parent} "
+            "(or set TORCH_HOME), or set model.pretrained: none in params.yaml."
+        )
+    return weights
+
+
+def build_encoder(backbone: str, pretrained: str) -> tuple[nn.Module, int]:
+    """A torchvision classifier with its last layer removed; returns it and its feature size."""
+    weights = imagenet_weights(backbone) if pretrained == "imagenet" else None
+    network = torchvision.models.get_model(backbone, weights=weights)
+    if hasattr(network, "fc"):  # ResNets
+        network.fc = nn.Identity()
+    else:  # MobileNets: keep features + global pooling
+        network.classifier = nn.Identity()
+    network.eval()
+    with torch.no_grad():
+        dim = network(torch.zeros(1, 3, 64, 64)).shape[1]
+    return network.train(), int(dim)
+
+
+class NonNegativeLinear(nn.Module):
+    """A linear layer whose weights stay >= 0 (the paper's rank-head constraint).
+
+    With ReLU features and non-negative weights, the proxy count can only grow with a feature:
+    the head cannot lower the count of an image by weighting irrelevant features negatively.
+    ``clamp_`` projects the weights back after every optimiser step (see ``attach``).
+    """
+
+    def __init__(self, in_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(1, in_features) / in_features)
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return F.linear(features, self.weight, self.bias).squeeze(-1)
+
+    @torch.no_grad()
+    def clamp_(self) -> None:
+        self.weight.clamp_(min=0.0)
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> None:
+        """Enforce the constraint after each step of ``optimizer``, whoever calls it."""
+        optimizer.register_step_post_hook(lambda *_: self.clamp_())
+
+
+class RankCounter(nn.Module):
+    """Siamese branch: both images of a pair go through this same module."""
+
+    def __init__(self, encoder: nn.Module, feature_dim: int):
+        super().__init__()
+        self.encoder = encoder
+        self.feature_dim = feature_dim
+        self.head = NonNegativeLinear(feature_dim)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.encoder(images))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
+
+
+def normalise(images: torch.Tensor) -> torch.Tensor:
+    """uint8 or [0, 1] float NCHW -> ImageNet-normalised float."""
+    if images.dtype == torch.uint8:
+        images = images.float() / 255.0
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
+def to_batch(arrays: list[np.ndarray] | np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 arrays -> NCHW uint8 tensor."""
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def save_rank_model(path: str | Path, model: RankCounter, backbone: str, input_size, extra: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"backbone": backbone, "input_size": list(input_size), "feature_dim": model.feature_dim,
+                    "state_dict": model.state_dict(), **extra}, tmp)
+
+
+def load_rank_model(path: str | Path) -> tuple[RankCounter, dict]:
+    """Rebuild the network from a checkpoint (no download: weights come from the file)."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    encoder, dim = build_encoder(checkpoint["backbone"], "none")
+    model = RankCounter(encoder, dim)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint

@@ -1,0 +1,138 @@
+"""Rank pre-training on synthetic (source, edit) pairs: the paper's step 1.
+
+Loss -log sigmoid(c_source - c_edit) pushes the source's proxy count above its edit's. A share of
+the pairs, grouped by source so no source image is on both sides, is held out; the checkpoint kept
+is the epoch with the best held-out ranking accuracy. No ground-truth count is read here.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from syrac import storage
+from syrac.config import Config
+from syrac.features import load_resized
+from syrac.model import RankCounter, build_encoder, normalise
+
+
+@dataclass
+class PairSet:
+    """Pairs as indices into one cache of decoded, resized images (decoded once, not per epoch)."""
+
+    images: torch.Tensor  # N x 3 x H x W uint8
+    source: torch.Tensor  # P indices
+    edit: torch.Tensor  # P indices
+    group: np.ndarray  # P source ids
+
+    def subset(self, mask: np.ndarray) -> "PairSet":
+        index = torch.from_numpy(np.flatnonzero(mask))
+        return PairSet(self.images, self.source[index], self.edit[index], self.group[mask])
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+def load_pairs(pairs_dir: Path, size: tuple[int, int]) -> PairSet:
+    rows = storage.read_csv(pairs_dir / "pairs.csv")
+    paths = sorted({r["source"] for r in rows} | {r["edit"] for r in rows})
+    position = {p: i for i, p in enumerate(paths)}
+    images = load_resized([pairs_dir / p for p in paths], size, desc="decode pairs")
+    return PairSet(images, torch.tensor([position[r["source"]] for r in rows]),
+                   torch.tensor([position[r["edit"]] for r in rows]),
+                   np.array([int(r["source_id"]) for r in rows]))
+
+
+def split_holdout(pairs: PairSet, fraction: float, seed: int) -> tuple[PairSet, PairSet]:
+    """Hold out whole sources (all their edits), so held-out pairs show unseen scenes."""
+    groups = np.unique(pairs.group)
+    n_held = max(1, int(round(fraction * len(groups))))
+    held = np.random.default_rng(seed).permutation(groups)[:n_held]
+    is_held = np.isin(pairs.group, held)
+    return pairs.subset(~is_held), pairs.subset(is_held)
+
+
+def rank_loss(c_source: torch.Tensor, c_edit: torch.Tensor) -> torch.Tensor:
+    """-log sigmoid(c_source - c_edit), written stably as softplus(c_edit - c_source)."""
+    return F.softplus(c_edit - c_source).mean()
+
+
+def augment(images: torch.Tensor, brightness: float, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Independent random horizontal flips and brightness factors per image; uint8 -> [0, 1]."""
+    x = images.float() / 255.0
+    n = x.shape[0]
+    if flip:
+        flipped = torch.rand(n, generator=generator) < 0.5
+        x = torch.where(flipped.view(n, 1, 1, 1), x.flip(-1), x)
+    if brightness > 0:
+        factor = 1.0 + (torch.rand(n, generator=generator) * 2 - 1) * brightness
+        x = (x * factor.view(n, 1, 1, 1)).clamp(0, 1)
+    return x
+
+
+@torch.no_grad()
+def ranking_accuracy(model: RankCounter, pairs: PairSet, batch_size: int) -> float:
+    """Share of pairs whose source scores strictly above its edit (ties count as wrong)."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(pairs), batch_size):
+        s = pairs.source[start:start + batch_size]
+        e = pairs.edit[start:start + batch_size]
+        scores = model(normalise(pairs.images[torch.cat([s, e])]))
+        correct += int((scores[: len(s)] > scores[len(s):]).sum())
+    return correct / len(pairs)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch.Generator().manual_seed(seed)
+
+
+def pretrain(cfg: Config, pairs: PairSet, log=None) -> tuple[RankCounter, dict]:
+    """Train the Siamese rank network; return the best held-out checkpoint and a summary.
+
+    ``log(epoch, metrics)`` receives each epoch's figures (the stage passes DVCLive).
+    """
+    p = cfg.pretrain
+    generator = seed_everything(cfg.seed)
+    train, held = split_holdout(pairs, p.holdout_fraction, cfg.seed)
+    model = RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained))
+    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
+    model.head.attach(optimizer)
+
+    best = {"holdout_ranking_accuracy": -1.0}
+    best_state = None
+    for epoch in range(1, p.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train), generator=generator)
+        losses = []
+        for start in tqdm(range(0, len(train), p.batch_size), desc=f"epoch {epoch}/{p.epochs}", unit="batch"):
+            batch = order[start:start + p.batch_size]
+            both = torch.cat([train.source[batch], train.edit[batch]])
+            x = normalise(augment(train.images[both], p.brightness, p.flip, generator))
+            scores = model(x)
+            loss = rank_loss(scores[: len(batch)], scores[len(batch):])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        figures = {"train_loss": float(np.mean(losses)),
+                   "train_ranking_accuracy": ranking_accuracy(model, train, 2 * p.batch_size),
+                   "holdout_ranking_accuracy": ranking_accuracy(model, held, 2 * p.batch_size)}
+        if log:
+            log(epoch, figures)
+        if figures["holdout_ranking_accuracy"] > best["holdout_ranking_accuracy"]:
+            best = {**figures, "best_epoch": epoch}
+            best_state = copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    summary = {**best, "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held)}
+    return model.eval(), summary
