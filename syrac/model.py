@@ -125,3 +125,19 @@ def load_rank_model(path: str | Path) -> tuple[RankCounter, dict]:
     model = RankCounter(encoder, dim)
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), checkpoint
+
+
+def save_counter(path: str | Path, rank_checkpoint: dict, probe) -> None:
+    """One self-contained file: encoder, rank head, probe and preprocessing (what `count` needs)."""
+    bundle = {**rank_checkpoint, "probe_weight": torch.from_numpy(np.asarray(probe.weight)),
+              "probe_bias": float(probe.bias), "normalisation": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}}
+    with atomic_path(path) as tmp:
+        torch.save(bundle, tmp)
+
+
+def load_probe(path: str | Path):
+    """The linear probe stored in a counter file, without building the network."""
+    from syrac.probe import LinearProbe
+
+    bundle = torch.load(path, map_location="cpu", weights_only=True)
+    return LinearProbe(bundle["probe_weight"].numpy(), float(bundle["probe_bias"]))

@@ -1,0 +1,26 @@
+"""Stage: Siamese rank pre-training on the synthetic pairs, logged with DVCLive."""
+
+import sys
+from pathlib import Path
+
+from dvclive import Live
+
+from syrac import config, storage
+from syrac.model import save_rank_model
+from syrac.pretrain import load_pairs, pretrain
+
+if __name__ == "__main__":
+    pairs_dir, model_path, metrics_path, live_dir = map(Path, sys.argv[1:5])
+    cfg = config.load()
+    pairs = load_pairs(pairs_dir, cfg.model.input_size)
+    with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None) as live:
+        def log(epoch, figures):
+            for name, value in figures.items():
+                live.log_metric(name, value)
+            live.next_step()
+
+        model, summary = pretrain(cfg, pairs, log)
+    save_rank_model(model_path, model, cfg.model.backbone, cfg.model.input_size,
+                    {"best_epoch": summary["best_epoch"]})
+    storage.write_json(metrics_path, summary)
+    print(f"best held-out ranking accuracy {summary['holdout_ranking_accuracy']:.3f} at epoch {summary['best_epoch']}")

@@ -1,0 +1,39 @@
+"""Counting metrics and per-benchmark evaluation from cached patch features.
+
+MAE and "MSE" follow the crowd-counting convention: the "MSE" column of every paper in the field
+is the *root* of the mean squared error, so it is computed as such here and named ``mse``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from syrac import storage
+from syrac.probe import LinearProbe
+
+
+def true_counts(truth_dir: Path, images: list[str]) -> np.ndarray:
+    """Number of annotated heads of each image (ground truth: evaluation stages only)."""
+    return np.array([len(storage.read_json(truth_dir / f"{Path(name).stem}.json")["points"]) for name in images],
+                    dtype=np.float64)
+
+
+def scores(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    error = predicted - true
+    return {"mae": float(np.abs(error).mean()), "mse": float(np.sqrt((error**2).mean())),
+            "spearman": float(spearmanr(predicted, true)[0]) if np.ptp(predicted) > 0 else 0.0}
+
+
+def load_features(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    with np.load(path) as data:
+        return [str(n) for n in data["images"]], {k: data[k] for k in data.files if k != "images"}
+
+
+def evaluate_benchmark(probe: LinearProbe, features_path: Path, truth_dir: Path, grids) -> tuple[list[str], np.ndarray, dict]:
+    """Predicted counts per image for each K, and the true counts."""
+    images, features = load_features(features_path)
+    predictions = {k: probe.image_counts(features[f"k{k}"]) for k in grids}
+    return images, true_counts(truth_dir, images), predictions
