@@ -1,0 +1,111 @@
+"""Rank loss, the non-negative head, patch grids, the ridge probe and parameter validation."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from syrac import config
+from syrac.features import patch_boxes
+from syrac.model import NonNegativeLinear, RankCounter, build_encoder
+from syrac.pretrain import augment, rank_loss
+from syrac.probe import LinearProbe, fit_probe, fit_ridge
+
+
+def test_rank_loss_is_negative_log_sigmoid_of_the_margin():
+    c_source, c_edit = torch.tensor([2.0, 0.0, -1.0]), torch.tensor([0.0, 0.0, 1.0])
+    expected = np.mean([-math.log(1 / (1 + math.exp(-m))) for m in (2.0, 0.0, -2.0)])
+    assert rank_loss(c_source, c_edit).item() == pytest.approx(expected, rel=1e-6)
+    assert rank_loss(torch.tensor([100.0]), torch.tensor([0.0])).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_rank_head_weights_stay_non_negative_under_adversarial_gradients():
+    head = NonNegativeLinear(16)
+    optimizer = torch.optim.Adam(head.parameters(), lr=0.5)
+    head.attach(optimizer)
+    for _ in range(20):
+        loss = head(torch.rand(8, 16)).sum()  # minimising pushes every weight negative
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        assert (head.weight >= 0).all()
+    assert (head.weight == 0).any()  # the constraint was active, not idle
+
+
+def test_counter_features_are_relu_and_proxy_grows_with_features():
+    encoder, dim = build_encoder("resnet18", "none")
+    model = RankCounter(encoder, dim).eval()
+    with torch.no_grad():
+        features = model.features(torch.randn(2, 3, 64, 64))
+        assert dim == 512 and features.shape == (2, 512) and (features >= 0).all()
+        assert model.head(features + 1.0).sum() >= model.head(features).sum()
+
+
+def test_imagenet_weights_missing_offline_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(RuntimeError, match="model.pretrained: none"):
+        build_encoder("resnet50", "imagenet")
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_patch_grid_tiles_the_image_exactly(k):
+    width, height = 257, 190
+    boxes = patch_boxes(width, height, k)
+    assert len(boxes) == k * k
+    cover = np.zeros((height, width), int)
+    for left, top, right, bottom in boxes:
+        cover[top:bottom, left:right] += 1
+    assert (cover == 1).all()
+
+
+def test_augment_flips_and_scales_brightness_within_bounds():
+    images = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    out = augment(images, 0.2, True, torch.Generator().manual_seed(0))
+    base = images.float() / 255
+    flipped = (out - base.flip(-1)).abs().amax((1, 2, 3)) < (out - base).abs().amax((1, 2, 3))
+    assert 10 < flipped.sum() < 54  # about half flipped
+    ratio = out.sum((1, 2, 3)) / torch.where(flipped.view(-1, 1, 1, 1), base.flip(-1), base).sum((1, 2, 3))
+    assert ((ratio > 0.79) & (ratio < 1.21)).all()
+
+
+def test_ridge_probe_recovers_a_linear_count_and_sums_clipped_patches():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (300, 10))
+    true_w = rng.uniform(0, 5, 10)
+    y = x @ true_w + 3 + rng.normal(0, 0.01, 300)
+    probe = fit_ridge(x, y, alpha=0.0)
+    assert np.allclose(probe.weight, true_w, atol=0.05) and probe.bias == pytest.approx(3, abs=0.05)
+    chosen, report = fit_probe(x, y, [0.0, 1.0, 100.0], folds=5, seed=0)
+    assert report["alpha"] == 0.0 and report["cv_rmse_noisy_labels"] < 0.05
+    manual = LinearProbe(np.array([1.0, -1.0]), 0.0)
+    assert manual.image_counts(np.array([[[3.0, 1.0], [1.0, 3.0]]])).tolist() == [2.0]
+
+
+def _params():
+    with open("params.yaml") as handle:
+        return yaml.safe_load(handle)
+
+
+@pytest.mark.parametrize("section,key,value,message", [
+    ("evaluate", "patches", 0, "evaluate.patches"),
+    ("evaluate", "patches", 5, "one of evaluate.sweep"),
+    ("pairs", "strength", 0.0, "0 < strength <= 1"),
+    ("pretrain", "lr", -1e-3, "pretrain.lr"),
+    ("model", "backbone", "vgg99", "resnet50"),
+    ("model", "pretrained", "yes", "none | imagenet"),
+    ("counting", "prompted_counts", [], "counting.prompted_counts"),
+    ("pretrain", "epochs", "ten", "an integer"),
+    ("pretrain", "unknown_knob", 1, "unknown key"),
+])
+def test_bad_parameters_name_the_key_and_the_rule(section, key, value, message):
+    data = _params()
+    data[section][key] = value
+    with pytest.raises(config.ConfigError, match=message):
+        config.from_dict(data)
+
+
+def test_default_params_are_valid():
+    cfg = config.load("params.yaml")
+    assert cfg.evaluate.patches in cfg.evaluate.sweep and set(cfg.benchmarks) == {"sim_sparse", "sim_dense"}

@@ -1,0 +1,97 @@
+"""End to end: the whole DVC DAG on a tiny profile, in a fresh git + DVC copy of the repo."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "sources": {"n_images": 10, "dense_fraction": 0.3, "count_range": [2, 200]},
+    "pairs": {"edits_per_source": 2},
+    "counting": {"images_per_count": 3, "prompted_counts": [0, 5, 50]},
+    "benchmarks": {"sim_sparse": {"n_images": 12}, "sim_dense": {"n_images": 12, "count_range": [33, 600]}},
+    "model": {"input_size": [32, 48]},
+    "pretrain": {"epochs": 2, "batch_size": 8},
+    "probe": {"folds": 3},
+    "umap": {"n_neighbors": 5},
+}
+
+
+def _merge(base: dict, override: dict) -> dict:
+    for key, value in override.items():
+        base[key] = _merge(base[key], value) if isinstance(value, dict) else value
+    return base
+
+
+def _run(args, cwd):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("syrac_e2e")
+    for name in ("dvc.yaml", "stages", "syrac"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["git", "init", "-q"], root)
+    _run([sys.executable, "-m", "dvc", "init", "-q"], root)
+    _run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], root)
+    _run(["git", "add", "-A"], root)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "tiny"], root)
+    _run([sys.executable, "-m", "dvc", "repro"], root)
+    return root
+
+
+def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
+    metrics = {name: json.loads((tiny_repo / "metrics" / f"{name}.json").read_text())
+               for name in ("eval", "patch_sweep", "pretrain", "probe", "umap")}
+    for bench in ("sim_sparse", "sim_dense"):
+        row = metrics["eval"][bench]
+        assert row["n_images"] == 12 and row["patches"] == 2
+        assert row["mae"] >= 0 and row["mse"] >= row["mae"]  # RMSE >= MAE always
+        assert set(metrics["patch_sweep"][bench]) == {"1", "2", "3", "4"}
+        assert metrics["patch_sweep"][bench]["2"]["mae"] == pytest.approx(row["mae"])
+        assert -1 <= metrics["umap"][bench]["spearman_proxy_vs_true"] <= 1
+        assert (tiny_repo / "plots" / "umap" / f"{bench}.png").stat().st_size > 1000
+        lines = (tiny_repo / "plots" / "predictions" / f"{bench}.csv").read_text().splitlines()
+        assert lines[0] == "image,true_count,predicted_count" and len(lines) == 13
+    pretrain = metrics["pretrain"]
+    assert pretrain["epochs_run"] == 2 and pretrain["best_epoch"] in (1, 2)
+    assert 0 <= pretrain["holdout_ranking_accuracy"] <= 1
+    # 15% of 10 sources -> 2 held out, each with 2 edits
+    assert pretrain["holdout_pairs"] == 4 and pretrain["train_pairs"] == 16
+    assert (tiny_repo / "plots/pretrain/plots/metrics/holdout_ranking_accuracy.tsv").read_text().count("\n") == 3
+
+
+def test_ground_truth_is_written_apart_and_read_only_by_evaluation_stages(tiny_repo):
+    stages = yaml.safe_load((tiny_repo / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        reads_truth = any(str(dep).startswith("data/ground_truth") for dep in stage.get("deps", []))
+        assert reads_truth == (name in {"evaluate", "patch_sweep", "umap"}), name
+    training_inputs = (tiny_repo / "data/pairs/pairs.csv").read_text().splitlines()[0]
+    assert training_inputs == "source,edit,source_id,edit_index"
+    assert (tiny_repo / "data/counting/labels.csv").read_text().splitlines()[0] == "image,prompted_count"
+
+
+def test_second_repro_does_nothing_and_a_probe_param_reruns_only_downstream(tiny_repo):
+    assert "up to date" in _run([sys.executable, "-m", "dvc", "status"], tiny_repo)
+    params = yaml.safe_load((tiny_repo / "params.yaml").read_text())
+    params["evaluate"]["patches"] = 3
+    (tiny_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _run([sys.executable, "-m", "dvc", "repro"], tiny_repo)
+    assert "Running stage 'evaluate'" in out
+    for upstream in ("pretrain", "extract_features", "probe", "synthesize_pairs", "patch_sweep"):
+        assert f"Running stage '{upstream}'" not in out
+    assert json.loads((tiny_repo / "metrics/eval.json").read_text())["sim_sparse"]["patches"] == 3
