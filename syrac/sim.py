@@ -52,7 +52,7 @@ DENSE = replace(SPARSE, name="dense", height=384, width=512, horizon=(-0.2, 0.25
 # The counting set is deliberately unlike the benchmarks (the paper's domain gap): a steep
 # "high angle" view over bright warm paving, with milder perspective.
 AERIAL = ViewStyle(
-    name="aerial", height=192, width=256, horizon=(-1.2, -0.5), person_height=(0.12, 0.2),
+    name="aerial", height=192, width=256, horizon=(-1.2, -0.5), person_height=(0.12, 0.2),  # see framing
     ground_palette=((0.72, 0.66, 0.56), (0.66, 0.7, 0.62), (0.78, 0.74, 0.7), (0.6, 0.55, 0.5)),
     sky_palette=((0.7, 0.8, 0.95),), tiles=0.12, clutter=(0, 4),
 )
@@ -240,7 +240,7 @@ def remove_people(scene: Scene, rng: np.random.Generator, strength: float,
         texture=texture + ((int(rng.integers(2**31)), math.sqrt(strength)),),
         ground=_jitter(rng, scene.ground, 0.08 * strength), sky=_jitter(rng, scene.sky, 0.08 * strength),
         gain=tuple(float(g * rng.uniform(1 - 0.3 * strength, 1 + 0.3 * strength)) for g in scene.gain),
-        blur=float(max(0.0, scene.blur + rng.normal(0, 0.5 * strength))),
+        blur=float(scene.blur * math.exp(rng.normal(0, strength))),  # median unchanged: no blur cue
         noise=float(scene.noise * rng.uniform(0.5, 1.5)), noise_seed=int(rng.integers(2**31)),
     )
 
@@ -257,10 +257,21 @@ def noisy_count(rng: np.random.Generator, prompted: int, cv: float) -> int:
     return max(0, int(round(prompted * math.exp(rng.normal(-sigma**2 / 2, sigma)))))
 
 
+def framed_person_height(prompted: int) -> float:
+    """Height of a foreground person (fraction of the image) when a group of ``prompted`` is drawn.
+
+    Text-to-image models frame the group they are asked for: a couple fills the picture, two
+    hundred people are a wide shot of small figures. Falls from ~0.3 (N=1) to ~0.09 (N=200).
+    """
+    return 0.35 / (1 + prompted) ** 0.25
+
+
 def prompted_scene(rng: np.random.Generator, prompted: int, cv: float, style: ViewStyle = AERIAL,
                    min_person_px: float = 3.0) -> Scene:
     """Text-to-image stand-in: a scene prompted for ``prompted`` people, with a noisy true count."""
-    return _scene(rng, style, noisy_count(rng, prompted, cv), min_person_px)
+    height = framed_person_height(prompted)
+    framed = replace(style, person_height=(0.8 * height, 1.2 * height))
+    return _scene(rng, framed, noisy_count(rng, prompted, cv), min_person_px)
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,3 +68,11 @@ def test_prompted_counts_are_noisy_with_the_configured_spread():
 def test_counting_set_has_a_different_view_from_the_benchmarks():
     assert sim.AERIAL.horizon[1] < sim.SPARSE.horizon[0]
     assert not set(sim.AERIAL.ground_palette) & set(sim.SPARSE.ground_palette)
+
+
+def test_prompted_groups_are_framed_wider_as_they_grow():
+    heights = {n: np.median([p.height for seed in range(20)
+                             for p in sim.prompted_scene(sim.scene_rng(n, seed), n, 0.0).people])
+               for n in (1, 10, 200)}
+    assert heights[1] > heights[10] > heights[200]
+    assert sim.prompted_scene(sim.scene_rng(2), 0, 0.4).count == 0
