@@ -9,4 +9,4 @@ if __name__ == "__main__":
     out_dir, truth_dir = map(Path, sys.argv[1:3])
     summary = generate.synthesize_pairs(config.load(), out_dir, truth_dir)
     print(f"{summary['pairs']} pairs from {summary['sources']} sources; "
-          f"edit strictly sparser in {summary["strictly_fewer_in_edit"]:.1%} (diagnostic only)")
+          f"edit strictly sparser in {summary['strictly_fewer_in_edit']:.1%} (diagnostic only)")
