@@ -6,6 +6,7 @@ rank head, probe and preprocessing into one file that ``syrac count`` can load a
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
-from syrac.storage import atomic_path
+from syrac.storage import write_bytes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -112,10 +113,17 @@ def to_batch(arrays: list[np.ndarray] | np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
+def _save(obj: dict, path: str | Path) -> None:
+    """torch.save through memory: the archive inside is named after the file it is written to, so
+    saving straight to a temporary name would make two identical runs differ byte for byte."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
 def save_rank_model(path: str | Path, model: RankCounter, backbone: str, input_size, extra: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"backbone": backbone, "input_size": list(input_size), "feature_dim": model.feature_dim,
-                    "state_dict": model.state_dict(), **extra}, tmp)
+    _save({"backbone": backbone, "input_size": list(input_size), "feature_dim": model.feature_dim,
+           "state_dict": model.state_dict(), **extra}, path)
 
 
 def load_rank_model(path: str | Path) -> tuple[RankCounter, dict]:
@@ -131,8 +139,7 @@ def save_counter(path: str | Path, rank_checkpoint: dict, probe) -> None:
     """One self-contained file: encoder, rank head, probe and preprocessing (what `count` needs)."""
     bundle = {**rank_checkpoint, "probe_weight": torch.from_numpy(np.asarray(probe.weight)),
               "probe_bias": float(probe.bias), "normalisation": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}}
-    with atomic_path(path) as tmp:
-        torch.save(bundle, tmp)
+    _save(bundle, path)
 
 
 def load_probe(path: str | Path):

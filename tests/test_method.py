@@ -109,3 +109,13 @@ def test_bad_parameters_name_the_key_and_the_rule(section, key, value, message):
 def test_default_params_are_valid():
     cfg = config.load("params.yaml")
     assert cfg.evaluate.patches in cfg.evaluate.sweep and set(cfg.benchmarks) == {"sim_sparse", "sim_dense"}
+
+
+def test_saved_models_are_byte_identical_for_identical_weights(tmp_path):
+    from syrac.model import save_rank_model
+
+    torch.manual_seed(0)
+    model = RankCounter(*build_encoder("resnet18", "none"))
+    save_rank_model(tmp_path / "a.pt", model, "resnet18", (32, 48), {})
+    save_rank_model(tmp_path / "b.pt", model, "resnet18", (32, 48), {})
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
