@@ -99,6 +99,7 @@ class Scene:
     ground: RGB
     sky: RGB
     texture: tuple[tuple[int, float], ...]  # (seed, weight) low-frequency ground noise layers
+    tiles: float  # contrast of the perspective paving stripes
     clutter: tuple[Clutter, ...]
     people: tuple[Person, ...]
     gain: RGB  # colour cast and exposure
@@ -199,7 +200,7 @@ def _scene(rng: np.random.Generator, style: ViewStyle, count: int, min_person_px
         style=style, horizon=horizon, person_scale=scale,
         ground=_jitter(rng, _pick(rng, style.ground_palette), 0.05),
         sky=_jitter(rng, _pick(rng, style.sky_palette), 0.05),
-        texture=((int(rng.integers(2**31)), 1.0),),
+        texture=((int(rng.integers(2**31)), 1.0),), tiles=float(style.tiles * rng.uniform(0, 2)),
         clutter=tuple(_place_clutter(rng, style, horizon, scale, min_person_px)),
         people=tuple(_place_people(rng, count, style, horizon, scale, min_person_px)),
         gain=tuple(float(g) for g in rng.uniform(0.75, 1.2) * rng.uniform(0.9, 1.1, size=3)),
@@ -224,8 +225,8 @@ def remove_people(scene: Scene, rng: np.random.Generator, strength: float,
     Each person is removed with a probability drawn per edit from ``remove_prob``, so an edit can
     keep everybody (count unchanged) or nobody. Where someone stood, clutter appears with
     ``clutter_prob``, as diffusion models paint objects over erased people. ``strength`` scales how
-    much colour, texture, blur and noise change everywhere, so the network cannot rank a pair by
-    "which one was edited": the perturbations have no preferred direction.
+    much colour, texture (noise and paving), blur and sensor noise change everywhere, so the network
+    cannot rank a pair by "which one was edited": the perturbations have no preferred direction.
     """
     p_remove = rng.uniform(*remove_prob)
     kept, clutter = [], list(scene.clutter)
@@ -238,6 +239,7 @@ def remove_people(scene: Scene, rng: np.random.Generator, strength: float,
     return replace(
         scene, people=tuple(kept), clutter=tuple(clutter),
         texture=texture + ((int(rng.integers(2**31)), math.sqrt(strength)),),
+        tiles=float(scene.tiles * math.exp(rng.normal(0, strength))),
         ground=_jitter(rng, scene.ground, 0.08 * strength), sky=_jitter(rng, scene.sky, 0.08 * strength),
         gain=tuple(float(g * rng.uniform(1 - 0.3 * strength, 1 + 0.3 * strength)) for g in scene.gain),
         blur=float(scene.blur * math.exp(rng.normal(0, strength))),  # median unchanged: no blur cue
@@ -341,7 +343,7 @@ def _background(scene: Scene) -> np.ndarray:
     h, w = scene.style.height, scene.style.width
     rows = np.arange(h, dtype=np.float32)[:, None]
     below = np.maximum(rows - scene.horizon, 1.0)
-    stripes = scene.style.tiles * np.sign(np.sin(60.0 * scene.person_scale * h / below))
+    stripes = scene.tiles * np.sign(np.sin(60.0 * scene.person_scale * h / below))
     shade = 1.0 + 0.08 * _ground_texture(scene) + stripes
     ground = np.asarray(scene.ground, np.float32) * shade[..., None]
     sky_fade = np.clip(1.0 - rows / max(scene.horizon, 1.0), 0, 1)[..., None] * 0.25
