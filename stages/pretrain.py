@@ -10,7 +10,7 @@ from syrac.model import save_rank_model
 from syrac.pretrain import load_pairs, pretrain
 
 if __name__ == "__main__":
-    pairs_dir, model_path, metrics_path, live_dir = map(Path, sys.argv[1:5])
+    pairs_dir, model_path, metrics_path, live_dir, checkpoint = map(Path, sys.argv[1:6])
     cfg = config.load()
     pairs = load_pairs(pairs_dir, cfg.model.input_size)
     with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None) as live:
@@ -19,7 +19,7 @@ if __name__ == "__main__":
                 live.log_metric(name, value)
             live.next_step()
 
-        model, summary = pretrain(cfg, pairs, log)
+        model, summary = pretrain(cfg, pairs, log, checkpoint)
     save_rank_model(model_path, model, cfg.model.backbone, cfg.model.input_size,
                     {"best_epoch": summary["best_epoch"]})
     storage.write_json(metrics_path, summary)

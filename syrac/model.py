@@ -113,7 +113,7 @@ def to_batch(arrays: list[np.ndarray] | np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-def _save(obj: dict, path: str | Path) -> None:
+def save_torch(obj: dict, path: str | Path) -> None:
     """torch.save through memory: the archive inside is named after the file it is written to, so
     saving straight to a temporary name would make two identical runs differ byte for byte."""
     buffer = io.BytesIO()
@@ -122,7 +122,7 @@ def _save(obj: dict, path: str | Path) -> None:
 
 
 def save_rank_model(path: str | Path, model: RankCounter, backbone: str, input_size, extra: dict) -> None:
-    _save({"backbone": backbone, "input_size": list(input_size), "feature_dim": model.feature_dim,
+    save_torch({"backbone": backbone, "input_size": list(input_size), "feature_dim": model.feature_dim,
            "state_dict": model.state_dict(), **extra}, path)
 
 
@@ -139,7 +139,7 @@ def save_counter(path: str | Path, rank_checkpoint: dict, probe) -> None:
     """One self-contained file: encoder, rank head, probe and preprocessing (what `count` needs)."""
     bundle = {**rank_checkpoint, "probe_weight": torch.from_numpy(np.asarray(probe.weight)),
               "probe_bias": float(probe.bias), "normalisation": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}}
-    _save(bundle, path)
+    save_torch(bundle, path)
 
 
 def load_probe(path: str | Path):

@@ -8,8 +8,10 @@ is the epoch with the best held-out ranking accuracy. No ground-truth count is r
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from tqdm import tqdm
 from syrac import storage
 from syrac.config import Config
 from syrac.features import load_resized
-from syrac.model import RankCounter, build_encoder, normalise
+from syrac.model import RankCounter, build_encoder, normalise, save_torch
 
 
 @dataclass
@@ -97,10 +99,37 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def pretrain(cfg: Config, pairs: PairSet, log=None) -> tuple[RankCounter, dict]:
+def _fingerprint(cfg: Config, pairs: PairSet) -> str:
+    """What a checkpoint was trained on; a checkpoint of other params or other pairs is not resumed."""
+    digest = hashlib.sha256(json.dumps([cfg.seed, asdict(cfg.model), asdict(cfg.pretrain)]).encode())
+    for tensor in (pairs.images, pairs.source, pairs.edit):
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> float:
+    model.train()
+    order = torch.randperm(len(train), generator=generator)
+    losses = []
+    for start in tqdm(range(0, len(train), p.batch_size), desc=desc, unit="batch"):
+        batch = order[start:start + p.batch_size]
+        both = torch.cat([train.source[batch], train.edit[batch]])
+        scores = model(normalise(augment(train.images[both], p.brightness, p.flip, generator)))
+        loss = rank_loss(scores[: len(batch)], scores[len(batch):])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = None) -> tuple[RankCounter, dict]:
     """Train the Siamese rank network; return the best held-out checkpoint and a summary.
 
-    ``log(epoch, metrics)`` receives each epoch's figures (the stage passes DVCLive).
+    ``log(epoch, metrics)`` receives each epoch's figures (the stage passes DVCLive). With
+    ``checkpoint``, the full training state is saved after every epoch and a run killed at any
+    point resumes from the last finished epoch with the same result as an uninterrupted run; the
+    file is removed once training ends.
     """
     p = cfg.pretrain
     generator = seed_everything(cfg.seed)
@@ -108,31 +137,41 @@ def pretrain(cfg: Config, pairs: PairSet, log=None) -> tuple[RankCounter, dict]:
     model = RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained))
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)
+    progress = {"epoch": 0, "history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
 
-    best = {"holdout_ranking_accuracy": -1.0}
-    best_state = None
-    for epoch in range(1, p.epochs + 1):
-        model.train()
-        order = torch.randperm(len(train), generator=generator)
-        losses = []
-        for start in tqdm(range(0, len(train), p.batch_size), desc=f"epoch {epoch}/{p.epochs}", unit="batch"):
-            batch = order[start:start + p.batch_size]
-            both = torch.cat([train.source[batch], train.edit[batch]])
-            x = normalise(augment(train.images[both], p.brightness, p.flip, generator))
-            scores = model(x)
-            loss = rank_loss(scores[: len(batch)], scores[len(batch):])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        figures = {"train_loss": float(np.mean(losses)),
+    key = _fingerprint(cfg, pairs)
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if saved["fingerprint"] == key:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            generator.set_state(saved["generator"])
+            progress = saved["progress"]
+            print(f"resuming rank pre-training after epoch {progress['epoch']} from {checkpoint}")
+        else:
+            print(f"ignoring {checkpoint}: it was trained with other parameters or pairs")
+    for epoch, figures in enumerate(progress["history"], start=1):  # replay, so the logs are whole
+        if log:
+            log(epoch, figures)
+
+    for epoch in range(progress["epoch"] + 1, p.epochs + 1):
+        loss = _train_epoch(model, optimizer, train, generator, p, f"epoch {epoch}/{p.epochs}")
+        figures = {"train_loss": loss,
                    "train_ranking_accuracy": ranking_accuracy(model, train, 2 * p.batch_size),
                    "holdout_ranking_accuracy": ranking_accuracy(model, held, 2 * p.batch_size)}
         if log:
             log(epoch, figures)
-        if figures["holdout_ranking_accuracy"] > best["holdout_ranking_accuracy"]:
-            best = {**figures, "best_epoch": epoch}
-            best_state = copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    summary = {**best, "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held)}
+        if figures["holdout_ranking_accuracy"] > progress["best"]["holdout_ranking_accuracy"]:
+            progress["best"] = {**figures, "best_epoch": epoch}
+            progress["best_state"] = copy.deepcopy(model.state_dict())
+        progress["epoch"] = epoch
+        progress["history"].append(figures)
+        if checkpoint is not None:
+            save_torch({"fingerprint": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "generator": generator.get_state(), "progress": progress}, checkpoint)
+
+    model.load_state_dict(progress["best_state"])
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    summary = {**progress["best"], "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held)}
     return model.eval(), summary

@@ -3,10 +3,13 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -30,9 +33,12 @@ def _merge(base: dict, override: dict) -> dict:
     return base
 
 
+def _env():
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def _run(args, cwd):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
@@ -83,6 +89,30 @@ def test_ground_truth_is_written_apart_and_read_only_by_evaluation_stages(tiny_r
     training_inputs = (tiny_repo / "data/pairs/pairs.csv").read_text().splitlines()[0]
     assert training_inputs == "source,edit,source_id,edit_index"
     assert (tiny_repo / "data/counting/labels.csv").read_text().splitlines()[0] == "image,prompted_count"
+
+
+def test_pretraining_killed_mid_run_resumes_to_identical_results(tiny_repo):
+    clean_metrics = (tiny_repo / "metrics/pretrain.json").read_text()
+    clean_model = (tiny_repo / "models/rank.pt").read_bytes()
+    checkpoint = tiny_repo / "checkpoints/pretrain.pt"
+    dvc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", "pretrain"],
+                           cwd=tiny_repo, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists():  # epoch 1 finished: kill the stage during epoch 2
+        assert dvc.poll() is None and time.monotonic() < deadline, "pretrain ended before its first checkpoint"
+        time.sleep(0.02)
+    stage = [p for p in psutil.Process(dvc.pid).children(recursive=True) if "stages/pretrain.py" in " ".join(p.cmdline())]
+    for process in stage:
+        process.send_signal(signal.SIGKILL)
+    assert stage and dvc.wait(timeout=120) != 0
+    assert not (tiny_repo / "models/rank.pt").exists()  # no half-written model mistaken for a finished one
+
+    out = _run([sys.executable, "-m", "dvc", "repro"], tiny_repo)
+    assert "resuming rank pre-training after epoch 1" in out
+    assert (tiny_repo / "metrics/pretrain.json").read_text() == clean_metrics
+    assert (tiny_repo / "models/rank.pt").read_bytes() == clean_model
+    assert not checkpoint.exists()
+    assert "Running stage 'extract_features'" not in out  # identical model: nothing downstream reruns
 
 
 def test_second_repro_does_nothing_and_a_probe_param_reruns_only_downstream(tiny_repo):

@@ -1,0 +1,70 @@
+"""Rank pre-training: held-out split by source, model selection, resuming after interruption."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from syrac import config
+from syrac.pretrain import PairSet, pretrain, split_holdout
+
+
+def _cfg(**pretrain_overrides):
+    with open("params.yaml") as handle:
+        data = yaml.safe_load(handle)
+    data["model"]["input_size"] = [32, 32]
+    data["pretrain"].update(epochs=3, batch_size=8, **pretrain_overrides)
+    return config.from_dict(data)
+
+
+def _pairs(n_sources=10, edits=2):
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 256, (n_sources * (edits + 1), 3, 32, 32), dtype=np.uint8))
+    source = torch.tensor([s * (edits + 1) for s in range(n_sources) for _ in range(edits)])
+    edit = torch.tensor([s * (edits + 1) + 1 + e for s in range(n_sources) for e in range(edits)])
+    return PairSet(images, source, edit, np.repeat(np.arange(n_sources), edits))
+
+
+def test_holdout_keeps_whole_sources_apart():
+    train, held = split_holdout(_pairs(20, 4), 0.15, seed=0)
+    assert len(held) == 3 * 4 and len(train) == 17 * 4
+    assert not set(train.group) & set(held.group)
+
+
+class Killed(Exception):
+    pass
+
+
+def die_in_epoch_two(epoch, figures):
+    """A crash after epoch 1 was checkpointed, before epoch 2 is."""
+    if epoch == 2:
+        raise Killed
+
+
+def test_interrupted_training_resumes_to_the_same_model(tmp_path):
+    cfg, pairs = _cfg(), _pairs()
+    clean_model, clean_summary = pretrain(cfg, pairs)
+
+    checkpoint = tmp_path / "pretrain.pt"
+    with pytest.raises(Killed):
+        pretrain(cfg, pairs, die_in_epoch_two, checkpoint)
+    assert checkpoint.is_file()
+
+    logged = []
+    model, summary = pretrain(cfg, pairs, lambda epoch, figures: logged.append(epoch), checkpoint)
+    assert summary == clean_summary
+    assert logged == [1, 2, 3]  # epoch 1 replayed from the checkpoint, so the curves are whole
+    assert not checkpoint.exists()
+    for name, tensor in clean_model.state_dict().items():
+        assert torch.equal(tensor, model.state_dict()[name]), name
+
+
+def test_a_checkpoint_from_other_parameters_is_not_resumed(tmp_path, capsys):
+    checkpoint = tmp_path / "pretrain.pt"
+    with pytest.raises(Killed):
+        pretrain(_cfg(lr=0.01), _pairs(), die_in_epoch_two, checkpoint)
+    clean_model, clean_summary = pretrain(_cfg(), _pairs())
+    model, summary = pretrain(_cfg(), _pairs(), None, checkpoint)
+    assert "ignoring" in capsys.readouterr().out
+    assert summary == clean_summary
+    assert all(torch.equal(t, model.state_dict()[n]) for n, t in clean_model.state_dict().items())
