@@ -11,7 +11,7 @@ from syrac.model import load_probe
 
 if __name__ == "__main__":
     counter_path, features_root, truth_root, labels_path, metrics_path, plots_dir = map(Path, sys.argv[1:7])
-    cfg = config.load()
+    cfg = config.load_for_stage()
     k = cfg.evaluate.patches
     probe = load_probe(counter_path)
     # Reference point: always answering the mean of the noisy training labels.

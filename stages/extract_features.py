@@ -11,7 +11,7 @@ from syrac.model import load_rank_model
 
 if __name__ == "__main__":
     model_path, counting_dir, bench_root, counting_out, bench_out = map(Path, sys.argv[1:6])
-    cfg = config.load()
+    cfg = config.load_for_stage()
     model, checkpoint = load_rank_model(model_path)
     size = tuple(checkpoint["input_size"])
     labels = storage.read_csv(counting_dir / "labels.csv")

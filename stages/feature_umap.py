@@ -13,7 +13,7 @@ from syrac.model import load_rank_model
 
 if __name__ == "__main__":
     rank_path, features_root, truth_root, metrics_path, plots_dir = map(Path, sys.argv[1:6])
-    cfg = config.load()
+    cfg = config.load_for_stage()
     model, _ = load_rank_model(rank_path)
     results = {}
     for name in cfg.benchmarks:

@@ -9,7 +9,7 @@ from syrac.model import load_probe
 
 if __name__ == "__main__":
     counter_path, features_root, truth_root, metrics_path, plots_dir = map(Path, sys.argv[1:6])
-    cfg = config.load()
+    cfg = config.load_for_stage()
     probe = load_probe(counter_path)
     results = {}
     for name in cfg.benchmarks:

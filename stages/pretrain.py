@@ -11,7 +11,7 @@ from syrac.pretrain import load_pairs, pretrain
 
 if __name__ == "__main__":
     pairs_dir, model_path, metrics_path, live_dir, checkpoint = map(Path, sys.argv[1:6])
-    cfg = config.load()
+    cfg = config.load_for_stage()
     pairs = load_pairs(pairs_dir, cfg.model.input_size)
     with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None) as live:
         def log(epoch, figures):

@@ -12,7 +12,7 @@ from syrac.probe import fit_probe
 
 if __name__ == "__main__":
     rank_path, features_path, labels_path, counter_path, metrics_path = map(Path, sys.argv[1:6])
-    cfg = config.load()
+    cfg = config.load_for_stage()
     labels = {r["image"]: float(r["prompted_count"]) for r in storage.read_csv(labels_path)}
     with np.load(features_path) as data:
         features, targets = data["features"], np.array([labels[str(n)] for n in data["images"]])

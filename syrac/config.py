@@ -7,6 +7,7 @@ with one message naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,3 +244,13 @@ def load(path: str | Path = "params.yaml") -> Config:
     if not path.is_file():
         raise ConfigError(f"{path} not found: run from the repository root, where params.yaml lives")
     return from_dict(yaml.safe_load(path.read_text()) or {})
+
+
+def load_for_stage(path: str | Path = "params.yaml") -> Config:
+    """For stage scripts: a bad parameter ends the run with one clear line and exit code 2,
+    before any output is touched."""
+    try:
+        return load(path)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -119,3 +119,20 @@ def test_saved_models_are_byte_identical_for_identical_weights(tmp_path):
     save_rank_model(tmp_path / "a.pt", model, "resnet18", (32, 48), {})
     save_rank_model(tmp_path / "b.pt", model, "resnet18", (32, 48), {})
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
+def test_a_stage_with_a_bad_parameter_exits_with_one_line_and_touches_nothing(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    data = _params()
+    data["evaluate"]["patches"] = 0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    result = subprocess.run([sys.executable, str(repo / "stages/synthesize_counting.py"), "out", "truth"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: params.yaml: evaluate.patches = 0 is not allowed: 1 <= K <= 16"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
