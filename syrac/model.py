@@ -16,6 +16,7 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
+from syrac.probe import LinearProbe
 from syrac.storage import write_bytes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -142,9 +143,10 @@ def save_counter(path: str | Path, rank_checkpoint: dict, probe) -> None:
     save_torch(bundle, path)
 
 
-def load_probe(path: str | Path):
-    """The linear probe stored in a counter file, without building the network."""
-    from syrac.probe import LinearProbe
-
-    bundle = torch.load(path, map_location="cpu", weights_only=True)
+def probe_from_bundle(bundle: dict) -> LinearProbe:
     return LinearProbe(bundle["probe_weight"].numpy(), float(bundle["probe_bias"]))
+
+
+def load_probe(path: str | Path) -> LinearProbe:
+    """The linear probe stored in a counter file, without building the network."""
+    return probe_from_bundle(torch.load(path, map_location="cpu", weights_only=True))

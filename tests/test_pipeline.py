@@ -115,6 +115,39 @@ def test_pretraining_killed_mid_run_resumes_to_identical_results(tiny_repo):
     assert "Running stage 'extract_features'" not in out  # identical model: nothing downstream reruns
 
 
+def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_path, capsys):
+    from PIL import Image
+
+    from syrac import cli
+
+    bench = tiny_repo / "data/benchmarks/sim_sparse"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(bench / "IMG_1.jpg", folder / "a.jpg")
+    Image.open(bench / "IMG_2.jpg").convert("RGBA").save(folder / "b.png")
+    Image.open(bench / "IMG_3.jpg").convert("L").save(folder / "c.png")
+    (folder / "d.jpg").write_bytes(b"")  # zero bytes: reported, the others still counted
+    code = cli.main(["count", str(folder), "--model", str(tiny_repo / "models/syrac.pt"), "--patches", "2",
+                     "--out", str(tmp_path / "overlays"), "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "d.jpg" in err
+    lines = out.strip().splitlines()
+    assert lines[0] == "image,count" and [line.split(",")[0].rsplit("/", 1)[1] for line in lines[1:]] == ["a.jpg", "b.png", "c.png"]
+    evaluated = {r.split(",")[0]: float(r.split(",")[2])
+                 for r in (tiny_repo / "plots/predictions/sim_sparse.csv").read_text().splitlines()[1:]}
+    assert float(lines[1].split(",")[1]) == pytest.approx(evaluated["IMG_1.jpg"], abs=0.02)
+    overlays = sorted(p.name for p in (tmp_path / "overlays").iterdir())
+    assert overlays == ["a_count.png", "b_count.png", "c_count.png"]
+    assert Image.open(tmp_path / "overlays/a_count.png").size == Image.open(bench / "IMG_1.jpg").size
+
+
+def test_syrac_count_without_a_model_says_what_to_run(tmp_path, capsys):
+    from syrac import cli
+
+    assert cli.main(["count", str(tmp_path), "--model", str(tmp_path / "missing.pt")]) == 2
+    assert "dvc repro" in capsys.readouterr().err
+
+
 def test_second_repro_does_nothing_and_a_probe_param_reruns_only_downstream(tiny_repo):
     assert "up to date" in _run([sys.executable, "-m", "dvc", "status"], tiny_repo)
     params = yaml.safe_load((tiny_repo / "params.yaml").read_text())
