@@ -124,7 +124,7 @@ def save_torch(obj: dict, path: str | Path) -> None:
 
 def save_rank_model(path: str | Path, model: RankCounter, backbone: str, input_size, extra: dict) -> None:
     save_torch({"backbone": backbone, "input_size": list(input_size), "feature_dim": model.feature_dim,
-           "state_dict": model.state_dict(), **extra}, path)
+                "state_dict": model.state_dict(), **extra}, path)
 
 
 def load_rank_model(path: str | Path) -> tuple[RankCounter, dict]:
@@ -136,7 +136,7 @@ def load_rank_model(path: str | Path) -> tuple[RankCounter, dict]:
     return model.eval(), checkpoint
 
 
-def save_counter(path: str | Path, rank_checkpoint: dict, probe) -> None:
+def save_counter(path: str | Path, rank_checkpoint: dict, probe: LinearProbe) -> None:
     """One self-contained file: encoder, rank head, probe and preprocessing (what `count` needs)."""
     bundle = {**rank_checkpoint, "probe_weight": torch.from_numpy(np.asarray(probe.weight)),
               "probe_bias": float(probe.bias), "normalisation": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}}

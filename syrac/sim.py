@@ -52,7 +52,7 @@ DENSE = replace(SPARSE, name="dense", height=384, width=512, horizon=(-0.2, 0.25
 # The counting set is deliberately unlike the benchmarks (the paper's domain gap): a steep
 # "high angle" view over bright warm paving, with milder perspective.
 AERIAL = ViewStyle(
-    name="aerial", height=192, width=256, horizon=(-1.2, -0.5), person_height=(0.12, 0.2),  # see framing
+    name="aerial", height=192, width=256, horizon=(-1.2, -0.5), person_height=(0.12, 0.2),  # rescaled per prompt
     ground_palette=((0.72, 0.66, 0.56), (0.66, 0.7, 0.62), (0.78, 0.74, 0.7), (0.6, 0.55, 0.5)),
     sky_palette=((0.7, 0.8, 0.95),), tiles=0.12, clutter=(0, 4),
 )
