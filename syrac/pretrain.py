@@ -140,7 +140,7 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     model = RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained))
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)
-    progress = {"epoch": 0, "history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
+    progress = {"history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
 
     key = _fingerprint(cfg, pairs)
     if checkpoint is not None and checkpoint.is_file():
@@ -150,14 +150,14 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
             optimizer.load_state_dict(saved["optimizer"])
             generator.set_state(saved["generator"])
             progress = saved["progress"]
-            print(f"resuming rank pre-training after epoch {progress['epoch']} from {checkpoint}")
+            print(f"resuming rank pre-training after epoch {len(progress['history'])} from {checkpoint}")
         else:
             print(f"ignoring {checkpoint}: it was trained with other parameters or pairs")
     for epoch, figures in enumerate(progress["history"], start=1):  # replay, so the logs are whole
         if log:
             log(epoch, figures)
 
-    for epoch in range(progress["epoch"] + 1, p.epochs + 1):
+    for epoch in range(len(progress["history"]) + 1, p.epochs + 1):
         loss, accuracy = _train_epoch(model, optimizer, train, generator, p, f"epoch {epoch}/{p.epochs}")
         figures = {"train_loss": loss, "train_ranking_accuracy": accuracy,
                    "holdout_ranking_accuracy": ranking_accuracy(model, held, 2 * p.batch_size)}
@@ -166,7 +166,6 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
         if figures["holdout_ranking_accuracy"] > progress["best"]["holdout_ranking_accuracy"]:
             progress["best"] = {**figures, "best_epoch": epoch}
             progress["best_state"] = copy.deepcopy(model.state_dict())
-        progress["epoch"] = epoch
         progress["history"].append(figures)
         if checkpoint is not None:
             save_torch({"fingerprint": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
