@@ -1,13 +1,31 @@
-"""Stage: every embedded benchmark's test images, with exact head points kept apart."""
+"""Stage: every declared benchmark as images + manifest, with head points kept apart.
+
+Simulated benchmarks are rendered; dataset benchmarks are read in their official layout. Every
+dataset folder is checked before any work starts, and all problems are reported together.
+"""
 
 import sys
 from pathlib import Path
 
-from syrac import config, generate
+from syrac import benchmarks, config, storage
+from syrac.check import dataset_problems
 
 if __name__ == "__main__":
-    image_root, truth_root = map(Path, sys.argv[1:3])
+    image_root, truth_root, metrics_path = map(Path, sys.argv[1:4])
     cfg = config.load_for_stage()
+    problems = dataset_problems(cfg)
+    if problems:
+        sys.exit("error: " + "\nerror: ".join(problems))
+    stats = {}
+    for name, bench in cfg.dataset_benchmarks.items():  # first: their bad images stop the run early
+        try:
+            stats[name] = benchmarks.import_benchmark(bench, name, image_root / name, truth_root / name,
+                                                      cfg.data.bad_images)
+        except benchmarks.BadImagesError as error:
+            sys.exit(f"error: benchmarks.{name}:\n{error}")
+    for name in cfg.simulated_benchmarks:
+        stats[name] = benchmarks.render_benchmark(cfg, name, image_root / name, truth_root / name)
     for name in cfg.benchmarks:
-        stats = generate.build_benchmark(cfg, name, image_root / name, truth_root / name)
-        print(f"{name}: {stats['images']} images, counts {stats['min']}..{stats['max']}, mean {stats['mean']:.0f}")
+        print(f"{name}: {stats[name]['images']} images ({stats[name]['skipped_bad_images']} skipped), "
+              f"counts {stats[name]['min']}..{stats[name]['max']}, mean {stats[name]['mean']:.0f}")
+    storage.write_json(metrics_path, {name: stats[name] for name in cfg.benchmarks})

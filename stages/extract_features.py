@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from syrac import config, storage
+from syrac.benchmarks import read_manifest
 from syrac.features import extract
 from syrac.model import load_rank_model
 
@@ -18,6 +19,6 @@ if __name__ == "__main__":
     counting = extract(model, [counting_dir / r["image"] for r in labels], (1,), size, "counting set")
     storage.save_npz(counting_out, images=np.array([r["image"] for r in labels]), features=counting["k1"][:, 0])
     for name in cfg.benchmarks:
-        paths = storage.list_images(bench_root / name)
+        names, paths = read_manifest(bench_root / name)
         grids = extract(model, paths, cfg.evaluate.extracted, size, f"benchmark {name}")
-        storage.save_npz(bench_out / f"{name}.npz", images=np.array([p.name for p in paths]), **grids)
+        storage.save_npz(bench_out / f"{name}.npz", images=np.array(names), **grids)

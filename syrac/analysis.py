@@ -17,8 +17,11 @@ from syrac.storage import atomic_path  # noqa: E402
 def umap_embedding(features: np.ndarray, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
     import umap  # slow to import (numba); only this stage needs it
 
-    reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(features) - 1), min_dist=min_dist, random_state=seed,
-                        n_jobs=1)
+    # The spectral initialisation needs more points than dimensions + neighbours; a small benchmark
+    # (a few test images) still gets a (less stable) embedding from a random start.
+    small = len(features) <= max(n_neighbors, 8)
+    reducer = umap.UMAP(n_neighbors=max(2, min(n_neighbors, len(features) - 1)), min_dist=min_dist,
+                        random_state=seed, n_jobs=1, init="random" if small else "spectral")
     return reducer.fit_transform(features)
 
 

@@ -1,7 +1,8 @@
 """Typed, validated view of params.yaml.
 
-Every stage calls :func:`load` first, so a bad value stops the run before any output is touched,
-with one message naming the key, the value and what is allowed.
+Every stage calls :func:`load` first, so a bad value stops the run before any output is touched.
+Validation goes on past the first problem: the error lists every bad key with its value and what
+is allowed, so a researcher fixes params.yaml in one pass.
 """
 
 from __future__ import annotations
@@ -16,12 +17,21 @@ import yaml
 
 
 class ConfigError(ValueError):
-    """A parameter is missing, unknown, mistyped or out of range."""
+    """Parameters are missing, unknown, mistyped or out of range; ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
 
 
-def _require(ok: bool, key: str, value, allowed: str) -> None:
+_problems: list[str] = []  # filled while from_dict runs; one entry per bad key
+_INVALID = object()  # a value that could not be converted: its parent is not built or validated
+
+
+def _require(ok: bool, key: str, value, allowed: str) -> bool:
     if not ok:
-        raise ConfigError(f"params.yaml: {key} = {value!r} is not allowed: {allowed}")
+        _problems.append(f"params.yaml: {key} = {value!r} is not allowed: {allowed}")
+    return ok
 
 
 def _range(key: str, pair: tuple, lo: float, hi: float, what: str) -> None:
@@ -77,7 +87,10 @@ class Counting:
 
 
 @dataclass(frozen=True)
-class Benchmark:
+class SimBenchmark:
+    """A test split rendered by the embedded simulator, with exact head points."""
+
+    format: str
     style: str
     n_images: int
     count_median: float
@@ -90,6 +103,46 @@ class Benchmark:
         _require(self.count_median > 0, f"{key}.count_median", self.count_median, "> 0")
         _require(self.count_sigma >= 0, f"{key}.count_sigma", self.count_sigma, ">= 0")
         _range(f"{key}.count_range", self.count_range, 0, 10**5, "0 <= low <= high")
+
+
+# Official splits of each downloadable dataset (folder names are mapped by syrac.datasets).
+DATASET_SPLITS = {"shanghaitech": ("train", "test"), "ucf_qnrf": ("train", "test"),
+                  "jhu_crowd": ("train", "val", "test")}
+
+
+@dataclass(frozen=True)
+class DatasetBenchmark:
+    """A downloaded dataset split, read in its official layout from ``root``."""
+
+    format: str
+    root: str
+    split: str = "test"
+
+    def validate(self, key: str) -> None:
+        _require(bool(self.root), f"{key}.root", self.root, "the dataset folder (see datasets/README.md)")
+        splits = DATASET_SPLITS[self.format]
+        _require(self.split in splits, f"{key}.split", self.split, " | ".join(splits))
+
+
+def _benchmark_class(value, key: str):
+    """Benchmarks are tagged by ``format``: the simulator or one of the dataset layouts."""
+    formats = ("embedded", *DATASET_SPLITS)
+    fmt = value.get("format") if isinstance(value, dict) else None
+    if not _require(fmt in formats, f"{key}.format", fmt, " | ".join(formats)):
+        return None
+    return SimBenchmark if fmt == "embedded" else DatasetBenchmark
+
+
+Benchmark = typing.Union[SimBenchmark, DatasetBenchmark]
+
+
+@dataclass(frozen=True)
+class Data:
+    bad_images: str = "fail"
+
+    def validate(self, key: str) -> None:
+        _require(self.bad_images in ("fail", "skip"), f"{key}.bad_images", self.bad_images,
+                 "fail (stop at the first unreadable image) | skip (warn, count it in metrics)")
 
 
 BACKBONES = ("mobilenet_v3_small", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50")
@@ -177,80 +230,112 @@ class Config:
     probe: Probe
     evaluate: Evaluate
     umap: Umap = field(default_factory=lambda: Umap(15, 0.1))
+    data: Data = field(default_factory=Data)
 
     def validate(self, key: str = "") -> None:
         _require(len(self.benchmarks) >= 1, "benchmarks", self.benchmarks, "at least one benchmark")
         for name in self.benchmarks:
             _require(name.replace("_", "").isalnum(), "benchmarks", name, "names of letters, digits and _")
 
+    @property
+    def simulated_benchmarks(self) -> dict[str, SimBenchmark]:
+        return {n: b for n, b in self.benchmarks.items() if isinstance(b, SimBenchmark)}
+
+    @property
+    def dataset_benchmarks(self) -> dict[str, DatasetBenchmark]:
+        return {n: b for n, b in self.benchmarks.items() if isinstance(b, DatasetBenchmark)}
+
 
 def _convert(value, hint, key: str):
-    """Convert a YAML value to the annotated type, or say which key is wrong and why."""
+    """Convert a YAML value to the annotated type, or record which key is wrong and why."""
     origin = typing.get_origin(hint)
+    if hint is Benchmark:
+        cls = _benchmark_class(value, key)
+        return _INVALID if cls is None else _build(cls, value, key)
     if dataclasses.is_dataclass(hint):
-        _require(isinstance(value, dict), key, value, "a mapping")
-        return _build(hint, value, key)
+        return _build(hint, value, key) if _require(isinstance(value, dict), key, value, "a mapping") else _INVALID
     if origin is dict:
-        _require(isinstance(value, dict), key, value, "a mapping")
+        if not _require(isinstance(value, dict), key, value, "a mapping"):
+            return _INVALID
         _, item = typing.get_args(hint)
-        return {str(k): _convert(v, item, f"{key}.{k}") for k, v in value.items()}
+        items = {str(k): _convert(v, item, f"{key}.{k}") for k, v in value.items()}
+        return _INVALID if _INVALID in items.values() else items
     if origin is tuple:
-        _require(isinstance(value, list), key, value, "a list")
+        if not _require(isinstance(value, list), key, value, "a list"):
+            return _INVALID
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
-        _require(len(value) == len(args), key, value, f"a list of {len(args)} values")
-        return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+            args = (args[0],) * len(value)
+        elif not _require(len(value) == len(args), key, value, f"a list of {len(args)} values"):
+            return _INVALID
+        items = tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return _INVALID if _INVALID in items else items
     if hint is bool:
-        _require(isinstance(value, bool), key, value, "true or false")
-        return value
-    if hint is int:
-        _require(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer")
-        return value
-    if hint is float:
-        _require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "a number")
-        return float(value)
-    if hint is str:
-        _require(isinstance(value, str), key, value, "a string")
-        return value
-    raise TypeError(f"unsupported annotation {hint!r} for {key}")  # a bug in this module, not in params
+        ok = _require(isinstance(value, bool), key, value, "true or false")
+    elif hint is int:
+        ok = _require(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer")
+    elif hint is float:
+        ok = _require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "a number")
+        value = float(value) if ok else value
+    elif hint is str:
+        ok = _require(isinstance(value, str), key, value, "a string")
+    else:
+        raise TypeError(f"unsupported annotation {hint!r} for {key}")  # a bug in this module, not in params
+    return value if ok else _INVALID
 
 
 def _build(cls, data: dict, prefix: str):
+    """The dataclass from its mapping, validated; _INVALID if any of its fields is bad."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    _require(not unknown, f"{prefix or 'params'}", unknown[:1] and unknown[0],
-             f"unknown key; expected one of {sorted(names)}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for unknown in sorted(set(data) - set(names)):
+        _require(False, f"{prefix}.{unknown}" if prefix else unknown, data[unknown],
+                 f"unknown key; expected one of {names}")
     values = {}
     for f in dataclasses.fields(cls):
         key = f"{prefix}.{f.name}" if prefix else f.name
         if f.name in data:
             values[f.name] = _convert(data[f.name], hints[f.name], key)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"params.yaml: {key} is missing")
+            _problems.append(f"params.yaml: {key} is missing")
+            values[f.name] = _INVALID
+    if _INVALID in values.values():
+        return _INVALID
     obj = cls(**values)
     obj.validate(prefix)
     return obj
 
 
 def from_dict(data: dict) -> Config:
-    _require(isinstance(data, dict), "params", type(data).__name__, "a YAML mapping")
-    return _build(Config, data, "")
+    """The typed config, or a ConfigError listing every problem found."""
+    _problems.clear()
+    try:
+        config = _build(Config, data, "") if _require(isinstance(data, dict), "params", type(data).__name__,
+                                                      "a YAML mapping") else _INVALID
+        if _problems:
+            raise ConfigError(list(_problems))
+        return config
+    finally:
+        _problems.clear()
 
 
 def load(path: str | Path = "params.yaml") -> Config:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path} not found: run from the repository root, where params.yaml lives")
-    return from_dict(yaml.safe_load(path.read_text()) or {})
+        raise ConfigError([f"{path} not found: run from the repository root, where params.yaml lives"])
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{path} is not valid YAML: {error}"]) from None
+    return from_dict(data or {})
 
 
 def load_for_stage(path: str | Path = "params.yaml") -> Config:
-    """For stage scripts: a bad parameter ends the run with one clear line and exit code 2,
+    """For stage scripts: bad parameters end the run with one line per problem and exit code 2,
     before any output is touched."""
     try:
         return load(path)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -1,4 +1,4 @@
-"""Making the three datasets of the embedded world: ranking pairs, noisy counts, benchmarks.
+"""Making the training data of the embedded world: ranking pairs and the noisy counting set.
 
 Each image is a pure function of (global seed, stream, index), so the work is split across CPU
 processes freely and any single image can be regenerated alone. Ground truth goes to its own
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from syrac import sim, storage
-from syrac.config import Benchmark, Config
+from syrac.config import Config
 
 # Independent random streams: changing one dataset's size never changes another's images.
 SOURCES, EDITS, COUNTING, BENCHMARKS = 1, 2, 3, 4
@@ -96,26 +95,3 @@ def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path) -> dict:
     labelled = [(p, t) for _, p, t in rows if p > 0]
     rel_dev = [abs(t - p) / p for p, t in labelled]
     return {"images": len(rows), "mean_relative_label_error": float(np.mean(rel_dev)) if rel_dev else 0.0}
-
-
-def benchmark_count(rng: np.random.Generator, bench: Benchmark) -> int:
-    raw = bench.count_median * math.exp(rng.normal(0, bench.count_sigma))
-    return int(np.clip(round(raw), *bench.count_range))
-
-
-def _make_benchmark_image(job) -> int:
-    cfg, name, bench, index, image_dir, truth_dir = job
-    rng = sim.scene_rng(cfg.seed, BENCHMARKS, zlib.crc32(name.encode()), index)
-    scene = sim.source_scene(rng, sim.STYLES[bench.style], benchmark_count(rng, bench), cfg.world.min_person_px)
-    stem = f"IMG_{index + 1}"
-    storage.write_image(image_dir / f"{stem}.jpg", sim.render(scene))
-    storage.write_json(truth_dir / f"{stem}.json", {"points": [[round(x, 2), round(y, 2)] for x, y in scene.head_points()]})
-    return scene.count
-
-
-def build_benchmark(cfg: Config, name: str, image_dir: Path, truth_dir: Path) -> dict:
-    """A test split with exact head points, from seeds disjoint from the training streams."""
-    bench = cfg.benchmarks[name]
-    jobs = [(cfg, name, bench, i, image_dir, truth_dir) for i in range(bench.n_images)]
-    counts = parallel_map(_make_benchmark_image, jobs, f"benchmark {name}")
-    return {"images": len(counts), "min": int(min(counts)), "mean": float(np.mean(counts)), "max": int(max(counts))}

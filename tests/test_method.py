@@ -121,7 +121,17 @@ def test_saved_models_are_byte_identical_for_identical_weights(tmp_path):
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
 
 
-def test_a_stage_with_a_bad_parameter_exits_with_one_line_and_touches_nothing(tmp_path):
+def test_every_bad_parameter_is_reported_not_only_the_first():
+    data = _params()
+    data["pretrain"]["lr"], data["model"]["backbone"], data["umap"]["n_neighbors"] = 0, "vgg99", "many"
+    del data["probe"]["folds"]
+    with pytest.raises(config.ConfigError) as caught:
+        config.from_dict(data)
+    assert [p.split(" ")[1] for p in caught.value.problems] == [
+        "model.backbone", "pretrain.lr", "probe.folds", "umap.n_neighbors"]
+
+
+def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothing(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
@@ -134,5 +144,7 @@ def test_a_stage_with_a_bad_parameter_exits_with_one_line_and_touches_nothing(tm
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: params.yaml: evaluate.patches = 0 is not allowed: 1 <= K <= 16"]
+        "error: params.yaml: evaluate.patches = 0 is not allowed: 1 <= K <= 16",
+        "error: params.yaml: evaluate.patches = 0 is not allowed: one of evaluate.sweep [1, 2, 3, 4] "
+        "(features are extracted for those K only)"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

@@ -13,6 +13,8 @@ import psutil
 import pytest
 import yaml
 
+from layouts import BUILDERS
+
 REPO = Path(__file__).resolve().parents[1]
 
 TINY = {
@@ -24,12 +26,20 @@ TINY = {
     "pretrain": {"epochs": 2, "batch_size": 8},
     "probe": {"folds": 3},
     "umap": {"n_neighbors": 5},
+    "data": {"bad_images": "skip"},
+}
+# One fixture per official dataset layout, evaluated by the same DAG as the simulated benchmarks.
+DATASETS = {
+    "shanghaitech_a": ("shanghaitech", "datasets/ShanghaiTech/part_A", [40, 12, 75, 3]),
+    "shanghaitech_b": ("shanghaitech", "datasets/ShanghaiTech/part_B", [9, 30, 21]),
+    "ucf_qnrf": ("ucf_qnrf", "datasets/UCF-QNRF_ECCV18", [120, 0, 64]),
+    "jhu_crowd": ("jhu_crowd", "datasets/jhu_crowd_v2.0", [5, 0, 17, 2]),
 }
 
 
 def _merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
-        base[key] = _merge(base[key], value) if isinstance(value, dict) else value
+        base[key] = _merge(base.get(key, {}), value) if isinstance(value, dict) else value
     return base
 
 
@@ -50,6 +60,11 @@ def tiny_repo(tmp_path_factory):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
     params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
+    for name, (fmt, folder, counts) in DATASETS.items():
+        BUILDERS[fmt](root / folder, "test", counts)
+        params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
+    (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
+    (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["git", "init", "-q"], root)
     _run([sys.executable, "-m", "dvc", "init", "-q"], root)
@@ -79,6 +94,18 @@ def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
     # 15% of 10 sources -> 2 held out, each with 2 edits
     assert pretrain["holdout_pairs"] == 4 and pretrain["train_pairs"] == 16
     assert (tiny_repo / "plots/pretrain/plots/metrics/holdout_ranking_accuracy.tsv").read_text().count("\n") == 3
+
+
+def test_every_dataset_layout_is_evaluated_through_the_dag(tiny_repo):
+    built = json.loads((tiny_repo / "metrics/benchmarks.json").read_text())
+    evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
+    for name, (_, _, counts) in DATASETS.items():
+        assert built[name]["images"] == len(counts) and built[name]["max"] == max(counts)
+        assert built[name]["skipped_bad_images"] == (1 if name == "jhu_crowd" else 0)
+        assert evaluated[name]["n_images"] == len(counts)
+        rows = (tiny_repo / "plots/predictions" / f"{name}.csv").read_text().splitlines()[1:]
+        assert [int(row.split(",")[1]) for row in rows] == counts
+        assert set(json.loads((tiny_repo / "metrics/patch_sweep.json").read_text())[name]) == {"1", "2", "3", "4"}
 
 
 def test_ground_truth_is_written_apart_and_read_only_by_evaluation_stages(tiny_repo):

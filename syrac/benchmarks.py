@@ -1,0 +1,104 @@
+"""The evaluation sets: rendered by the simulator or read from a downloaded dataset.
+
+Either way a benchmark ends as the same two things, so every later stage treats them alike:
+``images.csv`` (image name, path to open, MD5 of its bytes, so that DVC reruns downstream stages
+when an image changes) beside the images, and one ``<stem>.json`` of head points per image in the
+ground-truth folder that only evaluation stages read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from syrac import datasets, sim, storage
+from syrac.config import Config, DatasetBenchmark, SimBenchmark
+from syrac.generate import BENCHMARKS, parallel_map
+
+MANIFEST = "images.csv"
+
+
+class BadImagesError(ValueError):
+    """Unreadable image files under the ``data.bad_images: fail`` policy."""
+
+
+def _md5(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "md5").hexdigest()
+
+
+def _write_manifest(image_dir: Path, images: list[Path]) -> None:
+    storage.write_csv(image_dir / MANIFEST, ["image", "path", "md5"], [[p.name, str(p), _md5(p)] for p in images])
+
+
+def read_manifest(image_dir: Path) -> tuple[list[str], list[Path]]:
+    """Image names and the paths to open them by, in evaluation order."""
+    rows = storage.read_csv(image_dir / MANIFEST)
+    return [r["image"] for r in rows], [Path(r["path"]) for r in rows]
+
+
+def _count_stats(counts: list[int], skipped: int = 0) -> dict:
+    return {"images": len(counts), "skipped_bad_images": skipped, "min": int(min(counts)),
+            "mean": float(np.mean(counts)), "max": int(max(counts))}
+
+
+def benchmark_count(rng: np.random.Generator, bench: SimBenchmark) -> int:
+    raw = bench.count_median * math.exp(rng.normal(0, bench.count_sigma))
+    return int(np.clip(round(raw), *bench.count_range))
+
+
+def _render_image(job) -> tuple[Path, int]:
+    cfg, name, bench, index, image_dir, truth_dir = job
+    rng = sim.scene_rng(cfg.seed, BENCHMARKS, zlib.crc32(name.encode()), index)
+    scene = sim.source_scene(rng, sim.STYLES[bench.style], benchmark_count(rng, bench), cfg.world.min_person_px)
+    stem = f"IMG_{index + 1}"
+    storage.write_image(image_dir / f"{stem}.jpg", sim.render(scene))
+    storage.write_json(truth_dir / f"{stem}.json", {"points": [[round(x, 2), round(y, 2)] for x, y in scene.head_points()]})
+    return image_dir / f"{stem}.jpg", scene.count
+
+
+def render_benchmark(cfg: Config, name: str, image_dir: Path, truth_dir: Path) -> dict:
+    """A simulated test split with exact head points, from seeds disjoint from the training streams."""
+    bench = cfg.benchmarks[name]
+    jobs = [(cfg, name, bench, i, image_dir, truth_dir) for i in range(bench.n_images)]
+    images, counts = zip(*parallel_map(_render_image, jobs, f"benchmark {name}"))
+    _write_manifest(image_dir, list(images))
+    return _count_stats(list(counts))
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a file cannot be used as an image, or None if it decodes."""
+    try:
+        storage.read_image(path)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def readable_images(paths: list[Path], policy: str, desc: str) -> tuple[list[Path], int]:
+    """Decode every image once: under ``fail`` any unreadable file stops the stage (all are listed);
+    under ``skip`` each is reported and left out. Returns the readable paths and the skipped count."""
+    errors = parallel_map(_unreadable, paths, desc)
+    bad = [error for error in errors if error]
+    if bad and policy == "fail":
+        raise BadImagesError("\n".join(bad + ["(set data.bad_images: skip in params.yaml to leave such files out)"]))
+    for error in bad:
+        print(f"warning: skipped {error}", file=sys.stderr)
+    return [p for p, error in zip(paths, errors) if error is None], len(bad)
+
+
+def import_benchmark(bench: DatasetBenchmark, name: str, image_dir: Path, truth_dir: Path, policy: str) -> dict:
+    """A downloaded dataset split: images stay where they are, listed in the manifest; points become JSON."""
+    points = dict(datasets.samples(bench.format, bench.root, bench.split))
+    images, skipped = readable_images(list(points), policy, f"checking {name}")
+    if not images:
+        raise BadImagesError(f"{name}: none of the {len(points)} images in {bench.root} could be read")
+    for image in images:
+        storage.write_json(truth_dir / f"{image.stem}.json", {"points": points[image].round(2).tolist()})
+    _write_manifest(image_dir, images)
+    return _count_stats([len(points[image]) for image in images], skipped)

@@ -1,0 +1,52 @@
+"""Check a run before starting it: ``python -m syrac.check [params.yaml]``.
+
+Validates every parameter, every declared dataset folder (layout, image/annotation pairing,
+annotation format) and the presence of pretrained weights the parameters ask for, and prints
+every problem found, not only the first. Exit code 0 when the run can start, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from syrac import config, datasets
+from syrac.model import MissingWeightsError, imagenet_weights
+
+
+def dataset_problems(cfg: config.Config) -> list[str]:
+    """Every fault of every declared dataset folder, prefixed by the parameter that declares it."""
+    found = []
+    for name, bench in cfg.dataset_benchmarks.items():
+        try:
+            datasets.samples(bench.format, bench.root, bench.split)
+        except datasets.DatasetError as error:
+            found += [f"benchmarks.{name}: {problem}" for problem in error.problems]
+    return found
+
+
+def problems(params_path: str = "params.yaml") -> list[str]:
+    try:
+        cfg = config.load(params_path)
+    except config.ConfigError as error:
+        return error.problems
+    found = dataset_problems(cfg)
+    if cfg.model.pretrained == "imagenet":
+        try:
+            imagenet_weights(cfg.model.backbone)
+        except MissingWeightsError as error:
+            found.append(f"model.pretrained: {error}")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    params_path = args[0] if args else "params.yaml"
+    found = problems(params_path)
+    for problem in found:
+        print(f"problem: {problem}")
+    print(f"{params_path}: {len(found)} problem(s) found" if found else f"{params_path}: ready to run")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

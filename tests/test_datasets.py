@@ -1,0 +1,126 @@
+"""Dataset loaders on fixture folders in each official layout, and every bad-folder error."""
+
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from layouts import BUILDERS, SIZE, write_image
+from syrac import benchmarks, check, datasets
+
+COUNTS = [3, 0, 7]
+
+
+@pytest.mark.parametrize("fmt", sorted(BUILDERS))
+def test_each_layout_yields_images_with_their_head_points(tmp_path, fmt):
+    BUILDERS[fmt](tmp_path, "test", COUNTS)
+    loaded = datasets.samples(fmt, tmp_path, "test")
+    assert [len(points) for _, points in loaded] == COUNTS
+    for image, points in loaded:
+        assert image.is_file() and points.shape[1] == 2
+        assert ((points >= 0) & (points <= [SIZE[0], SIZE[1]])).all()
+    assert datasets.image_paths(fmt, tmp_path, "test") == [image for image, _ in loaded]
+
+
+def test_shanghaitech_points_are_read_exactly(tmp_path):
+    BUILDERS["shanghaitech"](tmp_path, "train", [2])
+    info = scipy.io.loadmat(tmp_path / "train_data/ground-truth/GT_IMG_1.mat")["image_info"]
+    (_, points), = datasets.samples("shanghaitech", tmp_path, "train")
+    np.testing.assert_array_equal(points, info[0, 0]["location"][0, 0])
+
+
+def _problems(fmt, root, split="test"):
+    with pytest.raises(datasets.DatasetError) as caught:
+        datasets.samples(fmt, root, split)
+    return caught.value.problems
+
+
+def test_missing_and_empty_folders_say_what_was_expected(tmp_path):
+    missing, = _problems("ucf_qnrf", tmp_path / "nowhere")
+    assert "nowhere/Test: folder not found" in missing and "ucf_qnrf test images" in missing
+    (tmp_path / "test/images").mkdir(parents=True)
+    (tmp_path / "test/images/notes.txt").write_text("no images here")
+    empty, = _problems("jhu_crowd", tmp_path)
+    assert "test/images: no images" in empty
+
+
+def test_every_pairing_fault_is_reported_at_once_by_file(tmp_path):
+    BUILDERS["shanghaitech"](tmp_path, "test", COUNTS)
+    (tmp_path / "test_data/ground-truth/GT_IMG_2.mat").unlink()
+    write_image(tmp_path / "test_data/images/IMG_9.jpg", 9)
+    scipy.io.savemat(tmp_path / "test_data/ground-truth/GT_IMG_42.mat", {"image_info": np.zeros((1, 1))})
+    problems = _problems("shanghaitech", tmp_path)
+    assert len(problems) == 3
+    assert any("IMG_2.jpg: no annotation; expected" in p and "GT_IMG_2.mat" in p for p in problems)
+    assert any("IMG_9.jpg: no annotation" in p for p in problems)
+    assert any("GT_IMG_42.mat: annotation without an image" in p for p in problems)
+
+
+@pytest.mark.parametrize("fmt, name, content, expected", [
+    ("ucf_qnrf", "Test/img_0001_ann.mat", {"points": np.zeros((2, 2))}, "annPoints"),
+    ("shanghaitech", "test_data/ground-truth/GT_IMG_1.mat", {"location": np.zeros((2, 2))}, "image_info"),
+    ("ucf_qnrf", "Test/img_0001_ann.mat", {"annPoints": np.zeros((2, 3))}, "N x 2"),
+    ("jhu_crowd", "test/gt/0001.txt", "12 abc 4 4 1 0\n", "x y w h o b"),
+    ("shanghaitech", "test_data/ground-truth/GT_IMG_1.mat", "not a mat file", "not a MATLAB file"),
+])
+def test_an_annotation_with_the_wrong_content_names_the_file_and_the_format(tmp_path, fmt, name, content, expected):
+    BUILDERS[fmt](tmp_path, "test", [2])
+    if isinstance(content, dict):
+        scipy.io.savemat(tmp_path / name, content)
+    else:
+        (tmp_path / name).write_text(content)
+    problem, = _problems(fmt, tmp_path)
+    assert problem.startswith(str(tmp_path / name)) and expected in problem
+
+
+def test_an_empty_jhu_annotation_means_no_people(tmp_path):
+    BUILDERS["jhu_crowd"](tmp_path, "val", [0, 1])
+    assert [len(p) for _, p in datasets.samples("jhu_crowd", tmp_path, "val")] == [0, 1]
+
+
+def _bad_files(folder):
+    write_image(folder / "good_gray.png", 1, "L")
+    write_image(folder / "good_rgba.png", 2, "RGBA")
+    write_image(folder / "good_cmyk.jpg", 3, "CMYK")
+    (folder / "zero.jpg").write_bytes(b"")
+    (folder / "text.jpg").write_text("this is not an image")
+    write_image(folder / "truncated.jpg", 4)
+    data = (folder / "truncated.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    return sorted(folder.iterdir())
+
+
+def test_bad_images_fail_listing_every_file_or_are_skipped_and_counted(tmp_path):
+    paths = _bad_files(tmp_path)
+    with pytest.raises(benchmarks.BadImagesError) as caught:
+        benchmarks.readable_images(paths, "fail", "check")
+    message = str(caught.value)
+    assert all(name in message for name in ("zero.jpg", "text.jpg", "truncated.jpg"))
+    assert "good" not in message and "data.bad_images: skip" in message
+    kept, skipped = benchmarks.readable_images(paths, "skip", "check")
+    assert skipped == 3 and sorted(p.name for p in kept) == ["good_cmyk.jpg", "good_gray.png", "good_rgba.png"]
+    for path in kept:
+        assert Image.open(path).mode in ("L", "RGBA", "CMYK")  # the files really are in those modes
+
+
+def test_check_lists_every_problem_of_params_and_folders(tmp_path, capsys):
+    BUILDERS["ucf_qnrf"](tmp_path / "qnrf", "test", [1])
+    (tmp_path / "qnrf/Test/img_0001_ann.mat").unlink()
+    params = (check.config.Path("params.yaml").read_text()
+              .replace("  # ucf_qnrf:       {format: ucf_qnrf, root: datasets/UCF-QNRF_ECCV18, split: test}",
+                       f"  ucf_qnrf: {{format: ucf_qnrf, root: {tmp_path / 'qnrf'}, split: test}}\n"
+                       f"  jhu: {{format: jhu_crowd, root: {tmp_path / 'none'}, split: test}}"))
+    (tmp_path / "params.yaml").write_text(params)
+    assert check.main([str(tmp_path / "params.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "benchmarks.ucf_qnrf:" in out and "img_0001.jpg: no annotation" in out
+    assert "benchmarks.jhu:" in out and "folder not found" in out and "2 problem(s) found" in out
+    (tmp_path / "params.yaml").write_text(params.replace("patches: 2", "patches: 0").replace("lr: 0.0003", "lr: -1"))
+    assert check.main([str(tmp_path / "params.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "evaluate.patches = 0" in out and "pretrain.lr = -1" in out
+
+
+def test_check_passes_on_the_default_params(capsys):
+    assert check.main(["params.yaml"]) == 0
+    assert "ready to run" in capsys.readouterr().out
