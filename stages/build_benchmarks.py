@@ -9,6 +9,7 @@ from pathlib import Path
 
 from syrac import benchmarks, config, storage
 from syrac.check import dataset_problems
+from syrac.stage_errors import stop_on_input_errors
 
 if __name__ == "__main__":
     image_root, truth_root, metrics_path = map(Path, sys.argv[1:4])
@@ -18,11 +19,9 @@ if __name__ == "__main__":
         sys.exit("error: " + "\nerror: ".join(problems))
     stats = {}
     for name, bench in cfg.dataset_benchmarks.items():  # first: their bad images stop the run early
-        try:
+        with stop_on_input_errors():
             stats[name] = benchmarks.import_benchmark(bench, name, image_root / name, truth_root / name,
                                                       cfg.data.bad_images)
-        except benchmarks.BadImagesError as error:
-            sys.exit(f"error: benchmarks.{name}:\n{error}")
     for name in cfg.simulated_benchmarks:
         stats[name] = benchmarks.render_benchmark(cfg, name, image_root / name, truth_root / name)
     for name in cfg.benchmarks:

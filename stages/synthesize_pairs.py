@@ -1,12 +1,23 @@
-"""Stage: render unlabelled source scenes and remove people from each, four times (ranking pairs)."""
+"""Stage: unlabelled sources and, for each, removal edits (ranking pairs), with either backend.
+
+Multi-GPU: set generator.launcher (e.g. "accelerate launch --multi_gpu --num_processes 4").
+"""
 
 import sys
 from pathlib import Path
 
-from syrac import config, generate
+from accelerate import PartialState
+
+from syrac import config, generate, storage
+from syrac.stage_errors import stop_on_input_errors
 
 if __name__ == "__main__":
-    out_dir, truth_dir = map(Path, sys.argv[1:3])
-    summary = generate.synthesize_pairs(config.load_for_stage(), out_dir, truth_dir)
-    print(f"{summary['pairs']} pairs from {summary['sources']} sources; "
-          f"edit strictly sparser in {summary['strictly_fewer_in_edit']:.1%} (diagnostic only)")
+    out_dir, truth_dir, metrics_path, work_root = map(Path, sys.argv[1:5])
+    cfg = config.load_for_stage()
+    state = PartialState()
+    with stop_on_input_errors():
+        summary = generate.synthesize_pairs(cfg, out_dir, truth_dir, work_root, state)
+    if state.is_main_process:
+        storage.write_json(metrics_path, summary)
+        print(f"{summary['pairs']} pairs from {summary['sources']} sources "
+              f"({summary['skipped_bad_images']} unreadable skipped)")

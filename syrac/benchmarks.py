@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from syrac import datasets, sim, storage
-from syrac.config import Config, DatasetBenchmark, SimBenchmark
+from syrac.config import Config, DatasetSplit, SimBenchmark
 from syrac.generate import BENCHMARKS, parallel_map
 
 MANIFEST = "images.csv"
@@ -92,7 +92,7 @@ def readable_images(paths: list[Path], policy: str, desc: str) -> tuple[list[Pat
     return [p for p, error in zip(paths, errors) if error is None], len(bad)
 
 
-def import_benchmark(bench: DatasetBenchmark, name: str, image_dir: Path, truth_dir: Path, policy: str) -> dict:
+def import_benchmark(bench: DatasetSplit, name: str, image_dir: Path, truth_dir: Path, policy: str) -> dict:
     """A downloaded dataset split: images stay where they are, listed in the manifest; points become JSON."""
     points = dict(datasets.samples(bench.format, bench.root, bench.split))
     images, skipped = readable_images(list(points), policy, f"checking {name}")

@@ -1,7 +1,8 @@
 """Check a run before starting it: ``python -m syrac.check [params.yaml]``.
 
 Validates every parameter, every declared dataset folder (layout, image/annotation pairing,
-annotation format) and the presence of pretrained weights the parameters ask for, and prints
+annotation format; images only for ranking sources) and the presence of the pretrained weights
+the parameters ask for (ImageNet, Stable Diffusion when offline or given as a folder), and prints
 every problem found, not only the first. Exit code 0 when the run can start, 1 otherwise.
 """
 
@@ -10,12 +11,18 @@ from __future__ import annotations
 import sys
 
 from syrac import config, datasets
+from syrac.diffusion import resolve_model
 from syrac.model import MissingWeightsError, imagenet_weights
 
 
 def dataset_problems(cfg: config.Config) -> list[str]:
     """Every fault of every declared dataset folder, prefixed by the parameter that declares it."""
     found = []
+    if isinstance(cfg.sources, config.DatasetSources):
+        try:  # images only: the sources' annotations are never opened
+            datasets.image_paths(cfg.sources.format, cfg.sources.root, cfg.sources.split)
+        except datasets.DatasetError as error:
+            found += [f"sources: {problem}" for problem in error.problems]
     for name, bench in cfg.dataset_benchmarks.items():
         try:
             datasets.samples(bench.format, bench.root, bench.split)
@@ -35,6 +42,11 @@ def problems(params_path: str = "params.yaml") -> list[str]:
             imagenet_weights(cfg.model.backbone)
         except MissingWeightsError as error:
             found.append(f"model.pretrained: {error}")
+    if cfg.generator.backend == "diffusers":
+        try:
+            resolve_model(cfg.generator.model)
+        except MissingWeightsError as error:
+            found.append(f"generator.model: {error}")
     return found
 
 

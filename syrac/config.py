@@ -8,6 +8,7 @@ is allowed, so a researcher fixes params.yaml in one pass.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -47,7 +48,10 @@ class World:
 
 
 @dataclass(frozen=True)
-class Sources:
+class SimSources:
+    """Unlabelled source scenes rendered by the simulator."""
+
+    format: str
     n_images: int
     dense_fraction: float
     count_range: tuple[int, int]
@@ -111,8 +115,8 @@ DATASET_SPLITS = {"shanghaitech": ("train", "test"), "ucf_qnrf": ("train", "test
 
 
 @dataclass(frozen=True)
-class DatasetBenchmark:
-    """A downloaded dataset split, read in its official layout from ``root``."""
+class DatasetSplit:
+    """A downloaded dataset split (a benchmark by default), read in its official layout from ``root``."""
 
     format: str
     root: str
@@ -124,16 +128,62 @@ class DatasetBenchmark:
         _require(self.split in splits, f"{key}.split", self.split, " | ".join(splits))
 
 
-def _benchmark_class(value, key: str):
-    """Benchmarks are tagged by ``format``: the simulator or one of the dataset layouts."""
+def _tagged_class(value, key: str, simulated: type, dataset: type):
+    """Sources and benchmarks are tagged by ``format``: the simulator or one of the dataset layouts."""
     formats = ("embedded", *DATASET_SPLITS)
     fmt = value.get("format") if isinstance(value, dict) else None
     if not _require(fmt in formats, f"{key}.format", fmt, " | ".join(formats)):
         return None
-    return SimBenchmark if fmt == "embedded" else DatasetBenchmark
+    return simulated if fmt == "embedded" else dataset
 
 
-Benchmark = typing.Union[SimBenchmark, DatasetBenchmark]
+@dataclass(frozen=True)
+class DatasetSources(DatasetSplit):
+    """The images (never the annotations) of a downloaded dataset split, as in the paper."""
+
+    split: str = "train"
+
+
+Benchmark = typing.Union[SimBenchmark, DatasetSplit]
+Sources = typing.Union[SimSources, DatasetSources]
+TAGGED = {Benchmark: (SimBenchmark, DatasetSplit), Sources: (SimSources, DatasetSources)}
+
+
+@dataclass(frozen=True)
+class Generator:
+    """What makes the removal edits and the counting set: the simulator or Stable Diffusion."""
+
+    backend: str
+    launcher: str
+    model: str
+    removal_prompt: str
+    removal_negative_prompt: str
+    counting_prompt: str
+    empty_prompt: str
+    counting_negative_prompt: str
+    guidance_scale: float
+    steps: int
+    edit_size: tuple[int, int]
+    image_size: tuple[int, int]
+    batch_size: int
+    attention_slicing: bool
+
+    def validate(self, key: str) -> None:
+        _require(self.backend in ("embedded", "diffusers"), f"{key}.backend", self.backend, "embedded | diffusers")
+        _require(self.launcher.split()[:1] == ["python"] or self.launcher.split()[:2] == ["accelerate", "launch"],
+                 f"{key}.launcher", self.launcher, "python, or accelerate launch with its options")
+        _require(bool(self.model), f"{key}.model", self.model, "a Hugging Face model id or a local folder")
+        _require("{n}" in self.counting_prompt, f"{key}.counting_prompt", self.counting_prompt,
+                 "a prompt with {n} where the count goes")
+        for name in ("removal_prompt", "empty_prompt"):
+            _require(bool(getattr(self, name).strip()), f"{key}.{name}", getattr(self, name), "a non-empty prompt")
+        _require(self.guidance_scale >= 1, f"{key}.guidance_scale", self.guidance_scale, ">= 1")
+        _require(self.steps >= 1, f"{key}.steps", self.steps, ">= 1")
+        for name in ("edit_size", "image_size"):
+            size = getattr(self, name)
+            _require(all(side >= 8 and side % 8 == 0 for side in size), f"{key}.{name}", list(size),
+                     "[height, width], multiples of 8 (the autoencoder downsamples by 8)")
+        _require(self.batch_size >= 1, f"{key}.batch_size", self.batch_size, ">= 1")
 
 
 @dataclass(frozen=True)
@@ -224,6 +274,7 @@ class Config:
     sources: Sources
     pairs: Pairs
     counting: Counting
+    generator: Generator
     benchmarks: dict[str, Benchmark]
     model: Model
     pretrain: Pretrain
@@ -236,21 +287,29 @@ class Config:
         _require(len(self.benchmarks) >= 1, "benchmarks", self.benchmarks, "at least one benchmark")
         for name in self.benchmarks:
             _require(name.replace("_", "").isalnum(), "benchmarks", name, "names of letters, digits and _")
+        _require(isinstance(self.sources, SimSources) or self.generator.backend == "diffusers", "sources.format",
+                 self.sources.format, "embedded while generator.backend is embedded: the simulator's removal "
+                 "edit works on its own scenes; set generator.backend: diffusers to edit dataset images")
+        edit_steps = int(self.generator.steps * self.pairs.strength)  # what img2img denoises
+        _require(self.generator.backend != "diffusers" or edit_steps >= 1 or self.pairs.strength <= 0,
+                 "generator.steps", self.generator.steps,
+                 f"at least {math.ceil(1 / max(self.pairs.strength, 1e-9))} with pairs.strength {self.pairs.strength}: "
+                 "image-to-image runs steps x strength denoising steps, and zero would return the source")
 
     @property
     def simulated_benchmarks(self) -> dict[str, SimBenchmark]:
         return {n: b for n, b in self.benchmarks.items() if isinstance(b, SimBenchmark)}
 
     @property
-    def dataset_benchmarks(self) -> dict[str, DatasetBenchmark]:
-        return {n: b for n, b in self.benchmarks.items() if isinstance(b, DatasetBenchmark)}
+    def dataset_benchmarks(self) -> dict[str, DatasetSplit]:
+        return {n: b for n, b in self.benchmarks.items() if isinstance(b, DatasetSplit)}
 
 
 def _convert(value, hint, key: str):
     """Convert a YAML value to the annotated type, or record which key is wrong and why."""
     origin = typing.get_origin(hint)
-    if hint is Benchmark:
-        cls = _benchmark_class(value, key)
+    if hint in TAGGED:
+        cls = _tagged_class(value, key, *TAGGED[hint])
         return _INVALID if cls is None else _build(cls, value, key)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key) if _require(isinstance(value, dict), key, value, "a mapping") else _INVALID

@@ -140,7 +140,8 @@ def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothin
     data = _params()
     data["evaluate"]["patches"] = 0
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, str(repo / "stages/synthesize_counting.py"), "out", "truth"],
+    result = subprocess.run([sys.executable, str(repo / "stages/synthesize_counting.py"), "out", "truth",
+                             "m.json", "work"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

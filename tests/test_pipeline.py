@@ -1,21 +1,13 @@
 """End to end: the whole DVC DAG on a tiny profile, in a fresh git + DVC copy of the repo."""
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 
 from layouts import BUILDERS
-
-REPO = Path(__file__).resolve().parents[1]
+from repo import dvc, interrupt_stage, make_repo
 
 TINY = {
     "sources": {"n_images": 10, "dense_fraction": 0.3, "count_range": [2, 200]},
@@ -37,41 +29,17 @@ DATASETS = {
 }
 
 
-def _merge(base: dict, override: dict) -> dict:
-    for key, value in override.items():
-        base[key] = _merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return base
-
-
-def _env():
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-
-
-def _run(args, cwd):
-    result = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def tiny_repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("syrac_e2e")
-    for name in ("dvc.yaml", "stages", "syrac"):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
-    for name, (fmt, folder, counts) in DATASETS.items():
-        BUILDERS[fmt](root / folder, "test", counts)
-        params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
-    (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
-    (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _run(["git", "init", "-q"], root)
-    _run([sys.executable, "-m", "dvc", "init", "-q"], root)
-    _run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], root)
-    _run(["git", "add", "-A"], root)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "tiny"], root)
-    _run([sys.executable, "-m", "dvc", "repro"], root)
+    def add_datasets(root, params):
+        for name, (fmt, folder, counts) in DATASETS.items():
+            BUILDERS[fmt](root / folder, "test", counts)
+            params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
+        (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
+        (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
+
+    root = make_repo(tmp_path_factory.mktemp("syrac_e2e"), TINY, add_datasets)
+    dvc("repro", cwd=root)
     return root
 
 
@@ -122,19 +90,12 @@ def test_pretraining_killed_mid_run_resumes_to_identical_results(tiny_repo):
     clean_metrics = (tiny_repo / "metrics/pretrain.json").read_text()
     clean_model = (tiny_repo / "models/rank.pt").read_bytes()
     checkpoint = tiny_repo / "checkpoints/pretrain.pt"
-    dvc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", "pretrain"],
-                           cwd=tiny_repo, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists():  # epoch 1 finished: kill the stage during epoch 2
-        assert dvc.poll() is None and time.monotonic() < deadline, "pretrain ended before its first checkpoint"
-        time.sleep(0.02)
-    stage = [p for p in psutil.Process(dvc.pid).children(recursive=True) if "stages/pretrain.py" in " ".join(p.cmdline())]
-    for process in stage:
-        process.send_signal(signal.SIGKILL)
-    assert stage and dvc.wait(timeout=120) != 0
+    # epoch 1 finished (its checkpoint exists): kill the stage during epoch 2
+    interrupt_stage(tiny_repo, ["repro", "--force", "--single-item", "pretrain"], "stages/pretrain.py",
+                    checkpoint.exists)
     assert not (tiny_repo / "models/rank.pt").exists()  # no half-written model mistaken for a finished one
 
-    out = _run([sys.executable, "-m", "dvc", "repro"], tiny_repo)
+    out = dvc("repro", cwd=tiny_repo)
     assert "resuming rank pre-training after epoch 1" in out
     assert (tiny_repo / "metrics/pretrain.json").read_text() == clean_metrics
     assert (tiny_repo / "models/rank.pt").read_bytes() == clean_model
@@ -176,11 +137,11 @@ def test_syrac_count_without_a_model_says_what_to_run(tmp_path, capsys):
 
 
 def test_second_repro_does_nothing_and_a_probe_param_reruns_only_downstream(tiny_repo):
-    assert "up to date" in _run([sys.executable, "-m", "dvc", "status"], tiny_repo)
+    assert "up to date" in dvc("status", cwd=tiny_repo)
     params = yaml.safe_load((tiny_repo / "params.yaml").read_text())
     params["evaluate"]["patches"] = 3
     (tiny_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = _run([sys.executable, "-m", "dvc", "repro"], tiny_repo)
+    out = dvc("repro", cwd=tiny_repo)
     assert "Running stage 'evaluate'" in out
     for upstream in ("pretrain", "extract_features", "probe", "synthesize_pairs", "patch_sweep"):
         assert f"Running stage '{upstream}'" not in out

@@ -1,0 +1,67 @@
+"""Switch params.yaml between profiles: ``python -m syrac.profile paper|embedded [params.yaml]``.
+
+A profile (``profiles/<name>.yaml``) lists the keys it sets; they are written into params.yaml in
+place, keeping every other key and the comments. ``sources`` and ``benchmarks`` are replaced as a
+whole, since their keys depend on their ``format``. The result is validated before it is written.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from syrac import config, storage
+
+PROFILES = Path(__file__).resolve().parents[1] / "profiles"
+REPLACED_WHOLE = ("sources", "benchmarks")
+
+
+def _overlay(target, profile, replace_whole: bool) -> int:
+    """Write ``profile``'s values into ``target``; returns how many values changed."""
+    changed = 0
+    for key, value in profile.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict) and not (replace_whole and key in REPLACED_WHOLE):
+            changed += _overlay(target[key], value, replace_whole=False)
+        elif target.get(key) != value:
+            target[key] = value
+            changed += 1
+    return changed
+
+
+def switch(name: str, params_path: str | Path = "params.yaml") -> int:
+    """Apply profile ``name`` to ``params_path``; returns the number of values changed."""
+    profile_path = PROFILES / f"{name}.yaml"
+    if not profile_path.is_file():
+        known = sorted(p.stem for p in PROFILES.glob("*.yaml"))
+        raise config.ConfigError([f"no profile '{name}'; known profiles: {', '.join(known)}"])
+    yaml = YAML()  # round-trip mode: comments and key order survive
+    yaml.width = 120
+    params = yaml.load(Path(params_path).read_text())
+    changed = _overlay(params, yaml.load(profile_path.read_text()), replace_whole=True)
+    buffer = io.StringIO()
+    yaml.dump(params, buffer)
+    config.from_dict(YAML(typ="safe").load(buffer.getvalue()))  # never write an invalid params.yaml
+    storage.write_bytes(params_path, buffer.getvalue().encode())
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not 1 <= len(args) <= 2:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        return 2
+    params_path = args[1] if len(args) == 2 else "params.yaml"
+    try:
+        changed = switch(args[0], params_path)
+    except config.ConfigError as error:
+        print("error: " + str(error).replace("\n", "\nerror: "), file=sys.stderr)
+        return 2
+    print(f"{params_path}: profile '{args[0]}' applied ({changed} value(s) changed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

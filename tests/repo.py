@@ -1,0 +1,68 @@
+"""A fresh git + DVC copy of this repository with its own params, for end-to-end tests."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` laid over ``base``, key by key in nested mappings."""
+    for key, value in override.items():
+        base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return base
+
+
+def env(**extra: str) -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **extra}
+
+
+def run(args, cwd, **extra_env) -> str:
+    result = subprocess.run(args, cwd=cwd, env=env(**extra_env), capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(map(str, args))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def dvc(*args, cwd, **extra_env) -> str:
+    return run([sys.executable, "-m", "dvc", *args], cwd, **extra_env)
+
+
+def make_repo(root: Path, overrides: dict, setup=None) -> Path:
+    """Copy the pipeline into ``root`` with params.yaml = defaults + ``overrides``; ``setup(root, params)``
+    may add files (datasets) and edit the params before the first commit."""
+    for name in ("dvc.yaml", "stages", "syrac", "datasets/README.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, root / name)
+    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)
+    if setup:
+        setup(root, params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], root)
+    dvc("init", "-q", cwd=root)
+    dvc("config", "core.analytics", "false", cwd=root)
+    run(["git", "add", "-A"], root)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "fixture"], root)
+    return root
+
+
+def interrupt_stage(cwd: Path, dvc_args: list[str], script: str, ready, sig=signal.SIGKILL, timeout=300) -> None:
+    """Run ``dvc <dvc_args>``, and once ``ready()`` is true, send ``sig`` to the process running ``script``;
+    the run must then fail (as a crash or a killed job would)."""
+    run_ = subprocess.Popen([sys.executable, "-m", "dvc", *dvc_args], cwd=cwd, env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert run_.poll() is None and time.monotonic() < deadline, f"{script} ended before it could be interrupted"
+        time.sleep(0.01)
+    stage = [p for p in psutil.Process(run_.pid).children(recursive=True) if script in " ".join(p.cmdline())]
+    for process in stage:
+        process.send_signal(sig)
+    assert stage and run_.wait(timeout=120) != 0

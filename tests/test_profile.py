@@ -1,0 +1,73 @@
+"""The paper profile: switching params.yaml to it and back, its validity, and its DAG."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from repo import REPO, dvc, make_repo
+from syrac import check, config, profile
+
+
+@pytest.fixture
+def params(tmp_path):
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    return tmp_path / "params.yaml"
+
+
+def test_switching_to_the_paper_and_back_restores_params_byte_for_byte(params):
+    original = params.read_bytes()
+    assert profile.switch("embedded", params) == 0  # profiles/embedded.yaml matches params.yaml
+    assert profile.switch("paper", params) > 0
+    assert params.read_bytes() != original and "model name; the paper uses resnet50" in params.read_text()  # comments kept
+    assert profile.switch("embedded", params) > 0
+    assert params.read_bytes() == original
+
+
+def test_the_paper_profile_has_the_papers_setup(params):
+    profile.switch("paper", params)
+    cfg = config.load(params)
+    assert (cfg.model.backbone, cfg.model.pretrained, cfg.model.input_size) == ("resnet50", "imagenet", (640, 853))
+    assert (cfg.pretrain.epochs, cfg.pretrain.lr, cfg.pretrain.holdout_fraction) == (40, 5e-5, 0.15)
+    g = cfg.generator
+    assert (g.backend, g.model, g.guidance_scale, g.steps) == ("diffusers", "stabilityai/stable-diffusion-2-1", 7.5, 50)
+    assert g.removal_prompt == "An empty outside space. Nobody around. High resolution DSLR photography."
+    assert g.removal_negative_prompt == "people, crowds, pedestrians, humans, 3d, cartoon, anime, painting"
+    assert g.counting_prompt == "A group of {n} people. High angle" and g.empty_prompt == "an empty urban environment"
+    assert (cfg.pairs.strength, cfg.pairs.edits_per_source) == (0.45, 4)
+    assert cfg.counting.prompted_counts == (0, 1, 5, 10, 50, 100, 200) and cfg.counting.images_per_count == 60
+    assert set(cfg.benchmarks) == {"shanghaitech_a", "shanghaitech_b", "ucf_qnrf", "jhu_crowd"}
+    assert cfg.sources.format == "shanghaitech" and cfg.sources.split == "train"
+
+
+def test_the_paper_dag_builds_without_running(tmp_path):
+    root = make_repo(tmp_path, {})
+    profile.switch("paper", root / "params.yaml")
+    dag = dvc("dag", "--md", cwd=root)
+    for stage in ("synthesize_pairs", "synthesize_counting", "build_benchmarks", "pretrain", "extract_features",
+                  "probe", "evaluate", "patch_sweep", "umap"):
+        assert stage in dag
+    status = dvc("status", cwd=root)  # every stage is resolved (templated launcher included), none has run
+    assert "synthesize_pairs" in status and not (root / "data").exists()
+
+
+def test_check_on_the_paper_profile_lists_everything_missing_here(params, capsys, monkeypatch, tmp_path):
+    profile.switch("paper", params)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)  # no datasets/ here
+    found = check.problems(str(params))
+    assert any(p.startswith("sources: ") and "ShanghaiTech/part_A/train_data/images" in p for p in found)
+    for name in ("shanghaitech_a", "shanghaitech_b", "ucf_qnrf", "jhu_crowd"):
+        assert any(p.startswith(f"benchmarks.{name}: ") for p in found)
+    assert any(p.startswith("model.pretrained: ImageNet weights for resnet50") for p in found)
+    assert any(p.startswith("generator.model: Stable Diffusion weights") for p in found)
+
+
+def test_an_unknown_profile_is_an_error_naming_the_known_ones(params):
+    result = subprocess.run([sys.executable, "-m", "syrac.profile", "fast", str(params)], capture_output=True,
+                            text=True, cwd=REPO)
+    assert result.returncode == 2 and "no profile 'fast'; known profiles: embedded, paper" in result.stderr
