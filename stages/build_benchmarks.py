@@ -1,18 +1,19 @@
 """Stage: every declared benchmark as images + manifest, with head points kept apart.
 
-Simulated benchmarks are rendered; dataset benchmarks are read in their official layout. Every
-dataset folder is checked before any work starts, and all problems are reported together.
+Simulated benchmarks are rendered; dataset benchmarks are read in their official layout. Each
+also gets a labelled training split, read only by the ablation's supervised oracle. Every dataset
+folder is checked before any work starts, and all problems are reported together.
 """
 
 import sys
 from pathlib import Path
 
 from syrac import benchmarks, config, storage
-from syrac.check import dataset_problems
+from syrac.check import ORACLE_SPLIT, dataset_problems
 from syrac.stage_errors import stop_on_input_errors
 
 if __name__ == "__main__":
-    image_root, truth_root, metrics_path = map(Path, sys.argv[1:4])
+    image_root, truth_root, train_image_root, train_truth_root, metrics_path = map(Path, sys.argv[1:6])
     cfg = config.load_for_stage()
     problems = dataset_problems(cfg)
     if problems:
@@ -22,8 +23,13 @@ if __name__ == "__main__":
         with stop_on_input_errors():
             stats[name] = benchmarks.import_benchmark(bench, name, image_root / name, truth_root / name,
                                                       cfg.data.bad_images)
+            stats[name]["train"] = benchmarks.import_benchmark(bench, name, train_image_root / name,
+                                                               train_truth_root / name, cfg.data.bad_images,
+                                                               ORACLE_SPLIT)
     for name in cfg.simulated_benchmarks:
         stats[name] = benchmarks.render_benchmark(cfg, name, image_root / name, truth_root / name)
+        stats[name]["train"] = benchmarks.render_benchmark(cfg, name, train_image_root / name,
+                                                           train_truth_root / name, ORACLE_SPLIT)
     for name in cfg.benchmarks:
         print(f"{name}: {stats[name]['images']} images ({stats[name]['skipped_bad_images']} skipped), "
               f"counts {stats[name]['min']}..{stats[name]['max']}, mean {stats[name]['mean']:.0f}")

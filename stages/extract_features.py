@@ -8,12 +8,13 @@ import numpy as np
 from syrac import config, storage
 from syrac.benchmarks import read_manifest
 from syrac.features import extract
-from syrac.model import load_rank_model
+from syrac.model import compute_device, load_rank_model, to_device
 
 if __name__ == "__main__":
     model_path, counting_dir, bench_root, counting_out, bench_out = map(Path, sys.argv[1:6])
     cfg = config.load_for_stage()
     model, checkpoint = load_rank_model(model_path)
+    model = to_device(model, compute_device())
     size = tuple(checkpoint["input_size"])
     labels = storage.read_csv(counting_dir / "labels.csv")
     counting = extract(model, [counting_dir / r["image"] for r in labels], (1,), size, "counting set")

@@ -1,4 +1,4 @@
-"""Figure 6 of the paper: does the pre-trained feature space order images by crowd size?"""
+"""The paper's figures: UMAP of features by crowd size (Fig. 6), patch counts (Fig. 5), the ablation bars."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from syrac.storage import atomic_path  # noqa: E402
 
@@ -31,6 +32,38 @@ def scatter_by_count(path: Path, xy: np.ndarray, counts: np.ndarray, title: str)
                         edgecolors="none")
     fig.colorbar(points, ax=ax, label="true count (log scale)")
     ax.set(title=title, xlabel="UMAP 1", ylabel="UMAP 2", xticks=[], yticks=[])
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def grouped_bars(path: Path, results: dict[str, dict[str, dict[str, float]]], metric: str, title: str) -> None:
+    """One group of bars per benchmark, one bar per strategy (the last, hatched, is the oracle)."""
+    strategies, benchmarks = list(results), list(next(iter(results.values())))
+    fig, axes = plt.subplots(1, len(benchmarks), figsize=(3.2 * len(benchmarks) + 1.5, 4), dpi=110, squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    for ax, bench in zip(axes[0], benchmarks):
+        values = [results[s][bench][metric] for s in strategies]
+        bars = ax.bar(range(len(strategies)), values, color=colours[: len(strategies)])
+        bars[-1].set_hatch("//")
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+        ax.set(title=bench, xticks=[], ylabel=metric.upper())
+    fig.legend(bars, [s.replace("_", " ") for s in strategies], loc="center right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def image_grid(path: Path, panels: list[tuple[Image.Image, str]], title: str) -> None:
+    """Images side by side, each with a caption (the paper's Figure 5 layout)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=110, squeeze=False)
+    for ax, (image, caption) in zip(axes[0], panels):
+        ax.imshow(image)
+        ax.set(title=caption, xticks=[], yticks=[])
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")

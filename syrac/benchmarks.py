@@ -54,7 +54,7 @@ def benchmark_count(rng: np.random.Generator, bench: SimBenchmark) -> int:
 
 def _render_image(job) -> tuple[Path, int]:
     cfg, name, bench, index, image_dir, truth_dir = job
-    rng = sim.scene_rng(cfg.seed, BENCHMARKS, zlib.crc32(name.encode()), index)
+    rng = sim.scene_rng(cfg.seed, BENCHMARKS, zlib.crc32(name.encode()), index)  # name: "sim_sparse", "sim_sparse/train"
     scene = sim.source_scene(rng, sim.STYLES[bench.style], benchmark_count(rng, bench), cfg.world.min_person_px)
     stem = f"IMG_{index + 1}"
     storage.write_image(image_dir / f"{stem}.jpg", sim.render(scene))
@@ -62,11 +62,13 @@ def _render_image(job) -> tuple[Path, int]:
     return image_dir / f"{stem}.jpg", scene.count
 
 
-def render_benchmark(cfg: Config, name: str, image_dir: Path, truth_dir: Path) -> dict:
-    """A simulated test split with exact head points, from seeds disjoint from the training streams."""
+def render_benchmark(cfg: Config, name: str, image_dir: Path, truth_dir: Path, split: str = "test") -> dict:
+    """A simulated split with exact head points, from seeds disjoint from the training streams and
+    from the other split."""
     bench = cfg.benchmarks[name]
-    jobs = [(cfg, name, bench, i, image_dir, truth_dir) for i in range(bench.n_images)]
-    images, counts = zip(*parallel_map(_render_image, jobs, f"benchmark {name}"))
+    key, n = (name, bench.n_images) if split == "test" else (f"{name}/{split}", bench.train_images)
+    jobs = [(cfg, key, bench, i, image_dir, truth_dir) for i in range(n)]
+    images, counts = zip(*parallel_map(_render_image, jobs, f"benchmark {name} ({split})"))
     _write_manifest(image_dir, list(images))
     return _count_stats(list(counts))
 
@@ -92,10 +94,13 @@ def readable_images(paths: list[Path], policy: str, desc: str) -> tuple[list[Pat
     return [p for p, error in zip(paths, errors) if error is None], len(bad)
 
 
-def import_benchmark(bench: DatasetSplit, name: str, image_dir: Path, truth_dir: Path, policy: str) -> dict:
-    """A downloaded dataset split: images stay where they are, listed in the manifest; points become JSON."""
-    points = dict(datasets.samples(bench.format, bench.root, bench.split))
-    images, skipped = readable_images(list(points), policy, f"checking {name}")
+def import_benchmark(bench: DatasetSplit, name: str, image_dir: Path, truth_dir: Path, policy: str,
+                     split: str | None = None) -> dict:
+    """A downloaded dataset split (``bench.split`` unless given): images stay where they are, listed
+    in the manifest; points become JSON."""
+    split = split or bench.split
+    points = dict(datasets.samples(bench.format, bench.root, split))
+    images, skipped = readable_images(list(points), policy, f"checking {name} ({split})")
     if not images:
         raise BadImagesError(f"{name}: none of the {len(points)} images in {bench.root} could be read")
     for image in images:

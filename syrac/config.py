@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -100,10 +101,13 @@ class SimBenchmark:
     count_median: float
     count_sigma: float
     count_range: tuple[int, int]
+    train_images: int = 0  # a labelled training split, used only by the ablation's supervised oracle
 
     def validate(self, key: str) -> None:
         _require(self.style in ("sparse", "dense"), f"{key}.style", self.style, "sparse | dense")
         _require(self.n_images >= 2, f"{key}.n_images", self.n_images, ">= 2")
+        _require(self.train_images >= 2, f"{key}.train_images", self.train_images,
+                 ">= 2 (the supervised oracle of the ablation fits a probe on them)")
         _require(self.count_median > 0, f"{key}.count_median", self.count_median, "> 0")
         _require(self.count_sigma >= 0, f"{key}.count_sigma", self.count_sigma, ">= 0")
         _range(f"{key}.count_range", self.count_range, 0, 10**5, "0 <= low <= high")
@@ -258,6 +262,20 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
+class Ablation:
+    """The paper's Table 3 baselines, trained with the same budget as SYRAC where they train."""
+
+    intra_crops: int  # nested crops per source for intra-image ranking (Liu et al. 2018)
+    intra_crop_scale: float  # area of each crop relative to the image it is cut from
+    end_to_end_epochs: int  # "no pre-training": encoder + head trained on the noisy counting set
+
+    def validate(self, key: str) -> None:
+        _require(self.intra_crops >= 1, f"{key}.intra_crops", self.intra_crops, ">= 1")
+        _require(0 < self.intra_crop_scale < 1, f"{key}.intra_crop_scale", self.intra_crop_scale, "in (0, 1)")
+        _require(self.end_to_end_epochs >= 1, f"{key}.end_to_end_epochs", self.end_to_end_epochs, ">= 1")
+
+
+@dataclass(frozen=True)
 class Umap:
     n_neighbors: int
     min_dist: float
@@ -280,6 +298,7 @@ class Config:
     pretrain: Pretrain
     probe: Probe
     evaluate: Evaluate
+    ablation: Ablation
     umap: Umap = field(default_factory=lambda: Umap(15, 0.1))
     data: Data = field(default_factory=Data)
 
@@ -391,7 +410,9 @@ def load(path: str | Path = "params.yaml") -> Config:
 
 def load_for_stage(path: str | Path = "params.yaml") -> Config:
     """For stage scripts: bad parameters end the run with one line per problem and exit code 2,
-    before any output is touched."""
+    before any output is touched. A SIGTERM (a scheduler's kill) then ends the stage like an
+    exception, so pending temporary files are removed on the way out."""
+    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     try:
         return load(path)
     except ConfigError as error:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from syrac.features import encode, image_patches, patch_boxes
-from syrac.model import RankCounter, load_rank_model, probe_from_bundle
+from syrac.model import RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
 from syrac.probe import LinearProbe
 
 
@@ -36,7 +36,7 @@ def load_counter(path: str | Path) -> Counter:
     model, bundle = load_rank_model(path)
     if "probe_weight" not in bundle:
         raise ValueError(f"{path}: a rank model without a linear probe; use the probe stage's models/syrac.pt")
-    return Counter(model, probe_from_bundle(bundle), tuple(bundle["input_size"]))
+    return Counter(to_device(model, compute_device()), probe_from_bundle(bundle), tuple(bundle["input_size"]))
 
 
 def draw_patch_counts(image: Image.Image, counts: np.ndarray) -> Image.Image:

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from PIL import Image
+
 from syrac import storage
+from syrac.features import patch_boxes
 from syrac.probe import LinearProbe
 
 
@@ -19,6 +22,19 @@ def true_counts(truth_dir: Path, images: list[str]) -> np.ndarray:
     """Number of annotated heads of each image (ground truth: evaluation stages only)."""
     return np.array([len(storage.read_json(truth_dir / f"{Path(name).stem}.json")["points"]) for name in images],
                     dtype=np.float64)
+
+
+def patch_true_counts(truth_dir: Path, images: list[str], paths: list[Path], k: int) -> np.ndarray:
+    """Annotated heads inside each cell of the KxK grid (N x K*K, row by row, as ``patch_boxes``)."""
+    counts = np.zeros((len(images), k * k))
+    for i, (name, path) in enumerate(zip(images, paths)):
+        points = np.asarray(storage.read_json(truth_dir / f"{Path(name).stem}.json")["points"], dtype=float).reshape(-1, 2)
+        with Image.open(path) as image:  # the header only: the size, not the pixels
+            boxes = patch_boxes(*image.size, k)
+        for j, (left, top, right, bottom) in enumerate(boxes):
+            inside = (points[:, 0] >= left) & (points[:, 0] < right) & (points[:, 1] >= top) & (points[:, 1] < bottom)
+            counts[i, j] = inside.sum()
+    return counts
 
 
 def scores(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:

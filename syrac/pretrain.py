@@ -11,7 +11,7 @@ import copy
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,8 @@ from tqdm import tqdm
 from syrac import storage
 from syrac.config import Config
 from syrac.features import load_resized
-from syrac.model import RankCounter, build_encoder, normalise, save_torch
+from syrac.model import (RankCounter, build_encoder, compute_device, mixed_precision, normalise, save_torch,
+                         to_device)
 
 
 @dataclass
@@ -67,34 +68,47 @@ def rank_loss(c_source: torch.Tensor, c_edit: torch.Tensor) -> torch.Tensor:
 
 
 def augment(images: torch.Tensor, brightness: float, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Independent random horizontal flips and brightness factors per image; uint8 -> [0, 1]."""
+    """Independent random horizontal flips and brightness factors per image; uint8 -> [0, 1].
+
+    The draws come from the CPU ``generator`` whatever the images' device, so they do not depend on it.
+    """
     x = images.float() / 255.0
     n = x.shape[0]
     if flip:
-        flipped = torch.rand(n, generator=generator) < 0.5
+        flipped = (torch.rand(n, generator=generator) < 0.5).to(x.device)
         x = torch.where(flipped.view(n, 1, 1, 1), x.flip(-1), x)
     if brightness > 0:
-        factor = 1.0 + (torch.rand(n, generator=generator) * 2 - 1) * brightness
+        factor = (1.0 + (torch.rand(n, generator=generator) * 2 - 1) * brightness).to(x.device)
         x = (x * factor.view(n, 1, 1, 1)).clamp(0, 1)
     return x
+
+
+def proxy_counts(model: RankCounter, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Proxy counts of a uint8 or [0, 1] batch, on ``device`` with mixed precision where it pays."""
+    with mixed_precision(device):
+        return model(normalise(images.to(device, non_blocking=True))).float()
 
 
 @torch.no_grad()
 def ranking_accuracy(model: RankCounter, pairs: PairSet, batch_size: int) -> float:
     """Share of pairs whose source scores strictly above its edit (ties count as wrong)."""
     model.eval()
+    device = next(model.parameters()).device
     correct = 0
     for start in range(0, len(pairs), batch_size):
         s = pairs.source[start:start + batch_size]
         e = pairs.edit[start:start + batch_size]
-        scores = model(normalise(pairs.images[torch.cat([s, e])]))
+        scores = proxy_counts(model, pairs.images[torch.cat([s, e])], device)
         correct += int((scores[: len(s)] > scores[len(s):]).sum())
     return correct / len(pairs)
 
 
 def seed_everything(seed: int) -> torch.Generator:
+    """Seeds, and bit-exact kernels on CPU. On CUDA a few kernels (pooling backward) have no
+    deterministic version: GPU runs are repeatable to float noise, not bit for bit."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())
     torch.set_num_threads(os.cpu_count() or 1)
     return torch.Generator().manual_seed(seed)
 
@@ -109,14 +123,19 @@ def _fingerprint(cfg: Config, pairs: PairSet) -> str:
 
 def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> tuple[float, float]:
     """One pass over the training pairs; returns the mean loss and the share of pairs ranked right
-    on the fly (augmented, batch statistics), which costs no extra forward pass."""
+    on the fly (augmented, batch statistics), which costs no extra forward pass.
+
+    Images are decoded once (``PairSet.images``); each batch is copied to the device as uint8 and
+    augmented there, so the data pipeline is a gather and a copy."""
     model.train()
+    device = next(model.parameters()).device
     order = torch.randperm(len(train), generator=generator)
     losses, correct = [], 0
     for start in tqdm(range(0, len(train), p.batch_size), desc=desc, unit="batch"):
         batch = order[start:start + p.batch_size]
         both = torch.cat([train.source[batch], train.edit[batch]])
-        scores = model(normalise(augment(train.images[both], p.brightness, p.flip, generator)))
+        images = train.images[both].to(device, non_blocking=True)
+        scores = proxy_counts(model, augment(images, p.brightness, p.flip, generator), device)
         loss = rank_loss(scores[: len(batch)], scores[len(batch):])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -136,8 +155,11 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     """
     p = cfg.pretrain
     generator = seed_everything(cfg.seed)
+    device = compute_device()
+    if device.type == "cuda":  # page-locked: asynchronous host-to-GPU copies
+        pairs = replace(pairs, images=pairs.images.pin_memory())
     train, held = split_holdout(pairs, p.holdout_fraction, cfg.seed)
-    model = RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained))
+    model = to_device(RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained)), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)
     progress = {"history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
@@ -175,4 +197,4 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     summary = {**progress["best"], "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held)}
-    return model.eval(), summary
+    return model.cpu().eval(), summary

@@ -105,6 +105,7 @@ def test_bad_images_fail_listing_every_file_or_are_skipped_and_counted(tmp_path)
 
 def test_check_lists_every_problem_of_params_and_folders(tmp_path, capsys):
     BUILDERS["ucf_qnrf"](tmp_path / "qnrf", "test", [1])
+    BUILDERS["ucf_qnrf"](tmp_path / "qnrf", "train", [2])  # the ablation's oracle reads the training split too
     (tmp_path / "qnrf/Test/img_0001_ann.mat").unlink()
     params = (check.config.Path("params.yaml").read_text()
               .replace("  # ucf_qnrf:       {format: ucf_qnrf, root: datasets/UCF-QNRF_ECCV18, split: test}",
@@ -114,7 +115,8 @@ def test_check_lists_every_problem_of_params_and_folders(tmp_path, capsys):
     assert check.main([str(tmp_path / "params.yaml")]) == 1
     out = capsys.readouterr().out
     assert "benchmarks.ucf_qnrf:" in out and "img_0001.jpg: no annotation" in out
-    assert "benchmarks.jhu:" in out and "folder not found" in out and "2 problem(s) found" in out
+    assert "benchmarks.jhu:" in out and "jhu_crowd test images" in out and "jhu_crowd train images" in out
+    assert "3 problem(s) found" in out
     (tmp_path / "params.yaml").write_text(params.replace("patches: 2", "patches: 0").replace("lr: 0.0003", "lr: -1"))
     assert check.main([str(tmp_path / "params.yaml")]) == 1
     out = capsys.readouterr().out

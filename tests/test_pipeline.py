@@ -1,7 +1,9 @@
 """End to end: the whole DVC DAG on a tiny profile, in a fresh git + DVC copy of the repo."""
 
 import json
+import re
 import shutil
+import signal
 
 import pytest
 import yaml
@@ -13,12 +15,14 @@ TINY = {
     "sources": {"n_images": 10, "dense_fraction": 0.3, "count_range": [2, 200]},
     "pairs": {"edits_per_source": 2},
     "counting": {"images_per_count": 3, "prompted_counts": [0, 5, 50]},
-    "benchmarks": {"sim_sparse": {"n_images": 12}, "sim_dense": {"n_images": 12, "count_range": [33, 600]}},
+    "benchmarks": {"sim_sparse": {"n_images": 12, "train_images": 8},
+                   "sim_dense": {"n_images": 12, "count_range": [33, 600], "train_images": 8}},
     "model": {"input_size": [32, 48]},
     "pretrain": {"epochs": 2, "batch_size": 8},
     "probe": {"folds": 3},
     "umap": {"n_neighbors": 5},
     "data": {"bad_images": "skip"},
+    "ablation": {"intra_crops": 2, "end_to_end_epochs": 2},
 }
 # One fixture per official dataset layout, evaluated by the same DAG as the simulated benchmarks.
 DATASETS = {
@@ -34,6 +38,7 @@ def tiny_repo(tmp_path_factory):
     def add_datasets(root, params):
         for name, (fmt, folder, counts) in DATASETS.items():
             BUILDERS[fmt](root / folder, "test", counts)
+            BUILDERS[fmt](root / folder, "train", [c + 3 for c in counts])  # the oracle's labelled split
             params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
         (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
         (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
@@ -80,26 +85,83 @@ def test_ground_truth_is_written_apart_and_read_only_by_evaluation_stages(tiny_r
     stages = yaml.safe_load((tiny_repo / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         reads_truth = any(str(dep).startswith("data/ground_truth") for dep in stage.get("deps", []))
-        assert reads_truth == (name in {"evaluate", "patch_sweep", "umap"}), name
+        assert reads_truth == (name in {"evaluate", "patch_sweep", "umap", "ablation", "qualitative"}), name
     training_inputs = (tiny_repo / "data/pairs/pairs.csv").read_text().splitlines()[0]
     assert training_inputs == "source,edit,source_id,edit_index"
     assert (tiny_repo / "data/counting/labels.csv").read_text().splitlines()[0] == "image,prompted_count"
 
 
-def test_pretraining_killed_mid_run_resumes_to_identical_results(tiny_repo):
+def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):
+    ablation = json.loads((tiny_repo / "metrics/ablation.json").read_text())
+    assert list(ablation) == ["no_pretraining", "random_init_features", "intra_image_rank", "synthetic_rank", "oracle"]
+    benchmarks = ["sim_sparse", "sim_dense", *DATASETS]
+    for row in ablation.values():
+        assert sorted(row) == sorted(benchmarks)
+        assert all(set(v) == {"mae", "mse"} and 0 <= v["mae"] <= v["mse"] for v in row.values())
+    evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
+    for bench in benchmarks:  # SYRAC's row is the evaluation's: same encoder, probe and patches
+        assert ablation["synthetic_rank"][bench]["mae"] == pytest.approx(evaluated[bench]["mae"], rel=1e-5)
+    assert (tiny_repo / "plots/ablation/ablation.png").stat().st_size > 5000
+
+
+def test_dvc_plots_show_renders_every_declared_plot(tiny_repo):
+    dvc("plots", "show", "-o", "plots_html", cwd=tiny_repo)
+    html = (tiny_repo / "plots_html/index.html").read_text()
+    shutil.rmtree(tiny_repo / "plots_html")
+    assert "Rank_pre-training__DVCLive_" in html and "holdout_ranking_accuracy" in html
+    files = ["plots/patch_sweep/sim_dense.csv", "plots/predictions/jhu_crowd.csv", "plots/umap/sim_sparse.png",
+             "plots/ablation/ablation.png", "plots/qualitative/ucf_qnrf.png"]
+    for path in files:
+        assert re.search(rf'id\s*=\s*"{path.replace("/", "_").replace(".", "_")}"', html), path
+
+
+TRAINING_STAGES = ("synthesize_pairs", "synthesize_counting", "pretrain", "extract_features", "probe",
+                   "pretrain_intra", "end_to_end")
+
+
+def _out_hashes(repo, stages):
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    return {(stage, out["path"]): out["md5"] for stage in stages for out in lock[stage]["outs"]}
+
+
+def test_training_reads_no_ground_truth_and_reruns_identically(tiny_repo):
+    """Corrupt every ground-truth file (the simulator's and the datasets' annotations), force every
+    training stage to run again: the outputs are identical, byte for byte."""
+    before = _out_hashes(tiny_repo, TRAINING_STAGES)
+    truth = [p for p in (tiny_repo / "data/ground_truth").rglob("*") if p.is_file()]
+    truth += [p for p in (tiny_repo / "datasets").rglob("*") if p.suffix in (".mat", ".txt")]
+    saved = {path: path.read_bytes() for path in truth}
+    try:
+        for path in truth:
+            path.write_bytes(b"corrupted ground truth: a training stage that reads this fails or changes")
+        for stage in TRAINING_STAGES:
+            dvc("repro", "--force", "--single-item", stage, cwd=tiny_repo)
+        assert _out_hashes(tiny_repo, TRAINING_STAGES) == before
+    finally:
+        for path, data in saved.items():
+            path.write_bytes(data)
+    # model selection: the kept epoch is the best on held-out *synthetic* pairs, the only score it sees
+    pretrain = json.loads((tiny_repo / "metrics/pretrain.json").read_text())
+    curve = (tiny_repo / "plots/pretrain/plots/metrics/holdout_ranking_accuracy.tsv").read_text().splitlines()[1:]
+    accuracies = [float(line.split("\t")[1]) for line in curve]
+    assert pretrain["best_epoch"] == 1 + accuracies.index(max(accuracies))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_pretraining_killed_mid_run_resumes_to_identical_results(tiny_repo, sig):
     clean_metrics = (tiny_repo / "metrics/pretrain.json").read_text()
     clean_model = (tiny_repo / "models/rank.pt").read_bytes()
     checkpoint = tiny_repo / "checkpoints/pretrain.pt"
     # epoch 1 finished (its checkpoint exists): kill the stage during epoch 2
     interrupt_stage(tiny_repo, ["repro", "--force", "--single-item", "pretrain"], "stages/pretrain.py",
-                    checkpoint.exists)
+                    checkpoint.exists, sig)
     assert not (tiny_repo / "models/rank.pt").exists()  # no half-written model mistaken for a finished one
 
     out = dvc("repro", cwd=tiny_repo)
     assert "resuming rank pre-training after epoch 1" in out
     assert (tiny_repo / "metrics/pretrain.json").read_text() == clean_metrics
     assert (tiny_repo / "models/rank.pt").read_bytes() == clean_model
-    assert not checkpoint.exists()
+    assert not checkpoint.exists() and not list(tiny_repo.glob("[cm]*/**/.*.part"))  # no temporary file left
     assert "Running stage 'extract_features'" not in out  # identical model: nothing downstream reruns
 
 

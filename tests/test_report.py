@@ -15,6 +15,9 @@ def metrics(tmp_path):
         "patch_sweep.json": {"b": {"1": {"mae": 30.0, "mse": 40.0}, "2": {"mae": 12.34, "mse": 20.0}}},
         "pretrain.json": {"holdout_ranking_accuracy": 0.875, "epochs_run": 4, "best_epoch": 3},
         "umap.json": {"b": {"spearman_proxy_vs_true": 0.8}},
+        "ablation.json": {"no_pretraining": {"b": {"mae": 70.0, "mse": 90.0}},
+                          "synthetic_rank": {"b": {"mae": 12.34, "mse": 20.0}},
+                          "oracle": {"b": {"mae": 5.0, "mse": 6.5}}},
     }
     for name, content in files.items():
         (tmp_path / name).write_text(json.dumps(content))
@@ -23,7 +26,11 @@ def metrics(tmp_path):
 
 def test_tables_carry_the_metric_values(metrics):
     text = report.tables(metrics)
-    assert "| SYRAC (2x2) | 12.3 | 20.0 | 0.900 |" in text
+    assert "| SYRAC (2x2 patches) | 12.3 | 20.0 | 0.900 |" in text
+    assert "| always the mean noisy label | 50.0 | - | - |" in text
+    assert "| oracle: probe on benchmark labels (uses labels) | 5.0 | 6.5 | - |" in text  # Table 1 reference row
+    assert "| no pre-training (trained end to end on the noisy counts) | 70.0 | 90.0 |" in text  # Table 3
+    assert "| **synthetic ranking (SYRAC)** | 12.3 | 20.0 |" in text
     assert "| 1 | 30.0 | 40.0 |" in text and "| 2 | 12.3 | 20.0 |" in text
     assert "0.875" in text and "b 0.800" in text
 
@@ -37,3 +44,22 @@ def test_readme_block_is_replaced_between_markers_only(metrics, tmp_path):
     readme.write_text("no markers")
     with pytest.raises(SystemExit, match="markers"):
         report.update_readme(readme, metrics)
+
+
+def test_the_label_noise_study_collects_every_finished_experiment(tmp_path):
+    from syrac import label_noise
+
+    def row(cv, sparse, dense, prefix="metrics/ablation.json:"):
+        return {"Experiment": f"exp-{cv}", "counting.count_cv": cv,
+                f"{prefix}synthetic_rank.sim_sparse.mae": sparse, f"{prefix}synthetic_rank.sim_dense.mae": dense,
+                f"{prefix}no_pretraining.sim_sparse.mae": 2 * sparse,
+                f"{prefix}no_pretraining.sim_dense.mae": dense and 2 * dense}
+
+    rows = [row(0.8, 30.0, 300.0), row(0.4, 20.0, 200.0, prefix=""), {"Experiment": "queued", "counting.count_cv": 1.2},
+            row(0, 10.0, None)]  # a failed run: no metrics
+    study = label_noise.collect(rows, ["sim_sparse", "sim_dense"])
+    assert list(study) == ["0.4", "0.8"]
+    assert study["0.8"] == {"synthetic_rank": {"sim_sparse": 30.0, "sim_dense": 300.0},
+                            "no_pretraining": {"sim_sparse": 60.0, "sim_dense": 600.0}}
+    label_noise.plot(tmp_path / "noise.png", study)
+    assert (tmp_path / "noise.png").stat().st_size > 5000

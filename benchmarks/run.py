@@ -1,0 +1,296 @@
+"""Speed and memory of syrac, each figure beside its baseline measured in the same run.
+
+    python benchmarks/run.py                 # everything; on CPU the model benchmarks run at a tiny size
+    python benchmarks/run.py --only generation pretrain inference memory
+    python benchmarks/run.py --only repro    # the embedded `dvc repro`, stage by stage (minutes)
+
+Prints a table and writes benchmarks/results/<device>.json. Sections:
+
+- repro: wall time and peak memory of every stage of the embedded DAG, run in a scratch copy.
+- generation: img2img with the real Stable Diffusion 2.1 architecture (benchmarks/sd21/, random
+  weights) at the paper's settings: a naive one-image-per-call fp32 loop against the project's
+  batched path (fp16 on CUDA).
+- pretrain: rank pre-training steps of ResNet-50 (640x853 on a GPU): a plain fp32 loop that decodes
+  and resizes the JPEGs every step against the project's path (images decoded once, channels_last,
+  bf16 autocast on CUDA), with the share of each step spent waiting for data.
+- inference: KxK patch counting, all patches of an image in one batch against one patch per call.
+- memory: peak memory of generating and encoding N and 10N images (streaming: it should not grow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from syrac import random_pipeline  # noqa: E402
+from syrac.features import image_patches  # noqa: E402
+from syrac.model import (RankCounter, build_encoder, compute_device, mixed_precision, normalise,  # noqa: E402
+                         to_batch, to_device)
+from syrac.pretrain import augment, rank_loss  # noqa: E402
+
+DEVICE = compute_device()
+GPU = DEVICE.type == "cuda"
+
+
+def _sync():
+    if GPU:
+        torch.cuda.synchronize()
+
+
+def _timed(function, repeats: int) -> float:
+    """Seconds per call, after one warm-up call."""
+    function()
+    _sync()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    _sync()
+    return (time.perf_counter() - start) / repeats
+
+
+def _peak_rss_of(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB, largest process) of a command and its children."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, capture_output=True, text=True, check=True)
+    seconds, kib = out.stdout.split()
+    return float(seconds), int(kib) / 1024
+
+
+def bench_repro() -> dict:
+    """Every stage of the embedded DAG in dependency order, in a scratch copy of the repository."""
+    from dvc.repo import Repo
+
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        for name in ("dvc.yaml", "params.yaml", "stages", "syrac", "datasets/README.md"):
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
+        subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+        subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=work, check=True)
+        stages = [(s.name, s.cmd) for s in Repo(str(work)).index.stages]  # dvc.yaml order is a topological order
+        result, total = {}, 0.0
+        for name, cmd in stages:
+            seconds, mib = _peak_rss_of(["bash", "-c", cmd], work)
+            result[name] = {"seconds": round(seconds, 1), "peak_mib": round(mib)}
+            total += seconds
+            print(f"  {name:>20}: {seconds:7.1f} s  {mib:7.0f} MiB", flush=True)
+        result["total_seconds"] = round(total, 1)
+    return result
+
+
+def bench_generation(images: int) -> dict:
+    """SD 2.1 img2img at strength 0.45, guidance 7.5: naive fp32 loop vs batched (fp16 on CUDA)."""
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    configs = {name: json.loads((ROOT / "benchmarks/sd21" / f"{name}.json").read_text())
+               for name in ("unet", "vae", "text_encoder", "scheduler")}
+    size, steps = (768, 50) if GPU else (128, 10)  # SD 2.1's native size on a GPU; a tiny size on CPU
+    pipe = random_pipeline.build(**configs)
+    source = [np.random.default_rng(i).integers(0, 256, (size, size, 3), dtype=np.uint8) for i in range(images)]
+    settings = dict(prompt="An empty outside space. Nobody around. High resolution DSLR photography.",
+                    negative_prompt="people, crowds, pedestrians, humans, 3d, cartoon, anime, painting",
+                    strength=0.45, guidance_scale=7.5, num_inference_steps=steps, output_type="np")
+
+    def run(p, batch):
+        from PIL import Image
+
+        for start in range(0, images, batch):
+            chunk = [Image.fromarray(s) for s in source[start:start + batch]]
+            p(image=chunk, **{**settings, "prompt": [settings["prompt"]] * len(chunk),
+                              "negative_prompt": [settings["negative_prompt"]] * len(chunk)})
+
+    naive = StableDiffusionImg2ImgPipeline(**pipe.components, requires_safety_checker=False).to(DEVICE)
+    naive.set_progress_bar_config(disable=True)
+    naive_s = _timed(lambda: run(naive, 1), 1)
+    fast = StableDiffusionImg2ImgPipeline(**pipe.components, requires_safety_checker=False).to(
+        DEVICE, torch.float16 if GPU else torch.float32)
+    fast.set_progress_bar_config(disable=True)
+    fast_s = _timed(lambda: run(fast, images), 1)
+    return {"image_size": size, "steps": steps, "images": images, "naive_fp32_images_per_s": images / naive_s,
+            "batched_images_per_s": images / fast_s, "batched_dtype": "fp16" if GPU else "fp32",
+            "speedup": naive_s / fast_s}
+
+
+def bench_pretrain(steps: int, batch: int) -> dict:
+    """ResNet-50 Siamese rank steps: plain fp32 from JPEG files vs cached uint8 + channels_last + bf16."""
+    from PIL import Image
+
+    size = (640, 853) if GPU else (160, 213)
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = []
+        for i in range(2 * batch):
+            paths.append(Path(scratch) / f"{i}.jpg")
+            Image.fromarray(np.random.default_rng(i).integers(0, 256, (768, 1024, 3), dtype=np.uint8)).save(paths[-1])
+        generator = torch.Generator().manual_seed(0)
+
+        def model_and_optimiser(fast: bool):
+            torch.manual_seed(0)
+            model = RankCounter(*build_encoder("resnet50", "none"))
+            model = to_device(model, DEVICE) if fast else model.to(DEVICE)
+            return model, torch.optim.Adam(model.parameters(), lr=5e-5)
+
+        def step(model, optimiser, images, fast: bool) -> float:
+            """One optimiser step; returns the seconds spent getting the batch onto the device."""
+            start = time.perf_counter()
+            x = images() if callable(images) else images
+            x = x.to(DEVICE, non_blocking=True)
+            _sync()
+            waited = time.perf_counter() - start
+            x = augment(x, 0.2, True, generator)
+            with mixed_precision(DEVICE) if fast else torch.autocast("cpu", enabled=False):
+                scores = model(normalise(x)).float()
+            loss = rank_loss(scores[:batch], scores[batch:])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            return waited
+
+        def decode_every_step():
+            return to_batch([np.asarray(Image.open(p).convert("RGB").resize(size[::-1])) for p in paths])
+
+        results = {}
+        cached = decode_every_step().pin_memory() if GPU else decode_every_step()
+        for name, fast, images in (("plain_fp32", False, decode_every_step), ("project", True, cached)):
+            model, optimiser = model_and_optimiser(fast)
+            step(model, optimiser, images, fast)
+            _sync()
+            start, waited = time.perf_counter(), 0.0
+            for _ in range(steps):
+                waited += step(model, optimiser, images, fast)
+            _sync()
+            seconds = time.perf_counter() - start
+            results[name] = {"pairs_per_s": steps * batch / seconds, "data_wait_share": waited / seconds}
+    return {"input_size": list(size), "batch_pairs": batch, "steps": steps, **results,
+            "speedup": results["project"]["pairs_per_s"] / results["plain_fp32"]["pairs_per_s"]}
+
+
+def bench_inference(images: int, k: int) -> dict:
+    """KxK patch counting: every patch of an image in one batch vs one patch per forward pass."""
+    size = (640, 853) if GPU else (96, 128)
+    model = to_device(RankCounter(*build_encoder("resnet50" if GPU else "resnet18", "none")), DEVICE).eval()
+    from PIL import Image
+
+    photos = [Image.fromarray(np.random.default_rng(i).integers(0, 256, (768, 1024, 3), dtype=np.uint8))
+              for i in range(images)]
+
+    @torch.no_grad()
+    def count(batched: bool):
+        for photo in photos:
+            patches = to_batch(image_patches(photo, (k,), size)).to(DEVICE)
+            chunks = [patches] if batched else patches.split(1)
+            for chunk in chunks:
+                with mixed_precision(DEVICE):
+                    model.features(normalise(chunk)).float().cpu()
+
+    per_patch = _timed(lambda: count(False), 1)
+    batched = _timed(lambda: count(True), 1)
+    return {"input_size": list(size), "patches": k, "per_patch_images_per_s": images / per_patch,
+            "batched_images_per_s": images / batched, "speedup": per_patch / batched}
+
+
+MEMORY_PROBE = """
+import dataclasses, resource, sys, tempfile
+from pathlib import Path
+from accelerate import PartialState
+from syrac import config, generate
+from syrac.features import extract
+from syrac.model import RankCounter, build_encoder
+cfg = config.load("params.yaml")
+per_count = int(sys.argv[1])
+cfg = dataclasses.replace(cfg, counting=dataclasses.replace(cfg.counting, images_per_count=per_count))
+with tempfile.TemporaryDirectory() as out:
+    out = Path(out)
+    generate.synthesize_counting(cfg, out / "counting", out / "truth", out / "work", PartialState())
+    after_generation = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = RankCounter(*build_encoder(cfg.model.backbone, "none"))
+    paths = sorted((out / "counting/images").glob("*.jpg"))
+    extract(model, paths, cfg.evaluate.extracted, tuple(cfg.model.input_size), "encode")
+    print(len(paths), after_generation, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(per_count: int) -> dict:
+    """Peak memory of generating and then encoding N and 10N counting images, each in a fresh process."""
+    result = {}
+    for n in (per_count, 10 * per_count):
+        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(n)], cwd=ROOT, capture_output=True, text=True,
+                             check=True)
+        images, generation_kib, total_kib = map(int, out.stdout.split()[-3:])
+        result[str(images)] = {"generation_peak_mib": round(generation_kib / 1024),
+                               "generation_and_encoding_peak_mib": round(total_kib / 1024)}
+    return result
+
+
+def table(results: dict) -> str:
+    """Each figure beside its baseline, and their ratio."""
+    rows = []
+    if "generation" in results:
+        g = results["generation"]
+        rows.append((f"SD 2.1 img2img {g['image_size']}px, {g['steps']} steps (images/s)",
+                     f"batched {g['batched_dtype']}", g["batched_images_per_s"], "1 image/call fp32",
+                     g["naive_fp32_images_per_s"], g["speedup"]))
+    if "pretrain" in results:
+        r = results["pretrain"]
+        rows.append((f"ResNet-50 rank pre-training {r['input_size'][0]}x{r['input_size'][1]} (pairs/s)",
+                     f"project (data wait {r['project']['data_wait_share']:.0%})", r["project"]["pairs_per_s"],
+                     f"plain fp32 (data wait {r['plain_fp32']['data_wait_share']:.0%})", r["plain_fp32"]["pairs_per_s"],
+                     r["speedup"]))
+    if "inference" in results:
+        r = results["inference"]
+        rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",
+                     r["batched_images_per_s"], "one patch per call", r["per_patch_images_per_s"], r["speedup"]))
+    lines = ["| figure | project | value | baseline | value | ratio |", "|---|---|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c:.2f} | {d} | {e:.2f} | {f:.2f}x |" for a, b, c, d, e, f in rows]
+    if "memory" in results:
+        for images, m in results["memory"].items():
+            lines.append(f"| peak memory, {images} counting images (MiB) | generation | {m['generation_peak_mib']} "
+                         f"| + encoding | {m['generation_and_encoding_peak_mib']} | |")
+    if "repro" in results:
+        stages = {k: v for k, v in results["repro"].items() if isinstance(v, dict)}
+        lines.append(f"| embedded dvc repro, all stages (s) | | {results['repro']['total_seconds']:.0f} | "
+                     f"largest stage peak (MiB) | {max(v['peak_mib'] for v in stages.values())} | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sections = ("repro", "generation", "pretrain", "inference", "memory")
+    parser.add_argument("--only", nargs="+", choices=sections, default=[s for s in sections if s != "repro"])
+    args = parser.parse_args()
+    device = torch.cuda.get_device_name() if GPU else f"CPU ({platform.processor() or platform.machine()}, " \
+                                                       f"{torch.get_num_threads()} threads)"
+    print(f"device: {device}; torch {torch.__version__}")
+    runs = {"repro": bench_repro, "generation": lambda: bench_generation(4),
+            "pretrain": lambda: bench_pretrain(steps=10 if GPU else 3, batch=8 if GPU else 4),
+            "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
+            "memory": lambda: bench_memory(per_count=20)}
+    results = {"device": device, "torch": torch.__version__}
+    for name in args.only:
+        print(f"{name} ...", flush=True)
+        results[name] = runs[name]()
+    out = ROOT / "benchmarks/results" / (("gpu-" + device.replace(" ", "_")) if GPU else "cpu") / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    results = {**previous, **results}
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(table(results))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Stage (ablation): intra-image rank pre-training on nested crops of the same unlabelled sources."""
+
+import sys
+from pathlib import Path
+
+from syrac import config, storage
+from syrac.ablation import nested_crop_pairs
+from syrac.model import save_rank_model
+from syrac.pretrain import pretrain
+
+if __name__ == "__main__":
+    pairs_dir, model_path, metrics_path, checkpoint = map(Path, sys.argv[1:5])
+    cfg = config.load_for_stage()
+    sources = sorted({r["source"] for r in storage.read_csv(pairs_dir / "pairs.csv")})  # the images, not the edits
+    a = cfg.ablation
+    pairs = nested_crop_pairs([pairs_dir / s for s in sources], cfg.model.input_size, a.intra_crops,
+                              a.intra_crop_scale, cfg.seed)
+    model, summary = pretrain(cfg, pairs, checkpoint=checkpoint)
+    save_rank_model(model_path, model, cfg.model.backbone, cfg.model.input_size, {"best_epoch": summary["best_epoch"]})
+    storage.write_json(metrics_path, summary)
+    print(f"intra-image ranking: best held-out accuracy {summary['holdout_ranking_accuracy']:.3f}")

@@ -1,0 +1,30 @@
+"""Stage: per benchmark, the sparsest, a median and the densest image with their KxK patch counts (Figure 5)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from syrac import config
+from syrac.analysis import image_grid
+from syrac.benchmarks import read_manifest
+from syrac.count import draw_patch_counts, load_counter
+from syrac.evaluation import true_counts
+from syrac.storage import read_image
+
+if __name__ == "__main__":
+    counter_path, bench_root, truth_root, plots_dir = map(Path, sys.argv[1:5])
+    cfg = config.load_for_stage()
+    k = cfg.evaluate.patches
+    counter = load_counter(counter_path)
+    for name in cfg.benchmarks:
+        names, paths = read_manifest(bench_root / name)
+        true = true_counts(truth_root / name, names)
+        order = np.argsort(true, kind="stable")
+        panels = []
+        for index in dict.fromkeys((order[0], order[len(order) // 2], order[-1])):
+            image = read_image(paths[index])
+            counts = counter.patch_counts(image, k)
+            panels.append((draw_patch_counts(image, counts), f"{names[index]}: true {true[index]:.0f}, "
+                                                             f"predicted {counts.sum():.0f}"))
+        image_grid(plots_dir / f"{name}.png", panels, f"{name}: counts of a {k}x{k} grid of patches")

@@ -1,0 +1,104 @@
+"""The pre-training ablation (paper Table 3): what each kind of pre-training buys the same probe.
+
+Every strategy gives an encoder; each is read out by the same ridge probe fitted on the noisy
+counting set and evaluated with the same KxK patch inference:
+
+- ``no_pretraining``: encoder and head trained end to end on the noisy counting set (MSE), then probed.
+- ``random_init_features`` / ``imagenet_features``: the untrained encoder SYRAC starts from (which
+  one follows ``model.pretrained``; without ImageNet weights it is honestly random).
+- ``intra_image_rank``: rank pre-training on nested crops of the same unlabelled sources (Liu et
+  al. 2018): a crop holds no more people than the image it is cut from. No generator needed.
+- ``synthetic_rank``: SYRAC.
+- ``oracle``: SYRAC's encoder with a probe fitted on the *ground-truth* counts of the KxK patches
+  of each benchmark's training split (the scale it is applied at). It uses labels: an upper bound
+  for a linear probe on these features, not a competitor.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from syrac.config import Config
+from syrac.features import extract, resize
+from syrac.model import RankCounter, build_encoder, compute_device, to_batch, to_device
+from syrac.pretrain import PairSet, augment, proxy_counts, seed_everything
+from syrac.storage import read_image
+
+
+def init_strategy(cfg: Config) -> str:
+    return "imagenet_features" if cfg.model.pretrained == "imagenet" else "random_init_features"
+
+
+def initial_model(cfg: Config) -> RankCounter:
+    """The encoder exactly as rank pre-training starts from it (same seed, same draws)."""
+    seed_everything(cfg.seed)
+    return RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained)).eval()
+
+
+def nested_crop_pairs(paths: list[Path], size: tuple[int, int], crops: int, scale: float, seed: int) -> PairSet:
+    """Intra-image ranking pairs: per image a chain of ``crops`` nested random crops, each of
+    ``scale`` times its parent's area; every (parent, crop) is a pair with count(parent) >= count(crop)."""
+    images, parents, children, groups = [], [], [], []
+    side = math.sqrt(scale)
+    for group, path in enumerate(tqdm(paths, desc="nested crops", unit="img")):
+        image = read_image(path)
+        rng = np.random.default_rng([seed, group])
+        left, top, width, height = 0.0, 0.0, float(image.width), float(image.height)
+        images.append(resize(image, size))
+        for _ in range(crops):
+            parent = len(images) - 1
+            width, height = width * side, height * side
+            left += rng.uniform(0, width / side - width)
+            top += rng.uniform(0, height / side - height)
+            box = tuple(round(v) for v in (left, top, left + width, top + height))
+            images.append(resize(image.crop(box), size))
+            parents.append(parent)
+            children.append(len(images) - 1)
+            groups.append(group)
+    return PairSet(to_batch(images), torch.tensor(parents), torch.tensor(children), np.array(groups))
+
+
+def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epochs: int) -> tuple[RankCounter, dict]:
+    """"No pre-training": the same network trained to regress the noisy prompted counts directly.
+
+    Same initialisation, optimiser, learning rate, batch size and augmentation as rank
+    pre-training; the target is scaled by the mean label so the loss starts near 1.
+    """
+    p = cfg.pretrain
+    generator = seed_everything(cfg.seed)
+    device = compute_device()
+    model = to_device(RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained)), device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
+    model.head.attach(optimizer)
+    scale = float(np.mean(targets)) or 1.0
+    y = torch.tensor(targets / scale, dtype=torch.float32, device=device)
+    history = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(len(y), generator=generator)
+        losses = []
+        for start in tqdm(range(0, len(y), p.batch_size), desc=f"end to end {epoch}/{epochs}", unit="batch"):
+            batch = order[start:start + p.batch_size]
+            batch_images = images[batch].to(device, non_blocking=True)
+            loss = F.mse_loss(proxy_counts(model, augment(batch_images, p.brightness, p.flip, generator), device),
+                              y[batch.to(device)])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item() * len(batch))
+        history.append(math.sqrt(sum(losses) / len(y)) * scale)
+    return model.cpu().eval(), {"epochs": epochs, "train_rmse_noisy_labels": history[-1], "train_rmse_by_epoch": history}
+
+
+def strategy_features(model: RankCounter, counting: list[Path], benchmarks: dict[str, list[Path]], k: int,
+                      size: tuple[int, int], name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Whole-image features of the counting set and KxK patch features of each benchmark."""
+    whole = extract(model, counting, (1,), size, f"{name}: counting set")["k1"][:, 0]
+    patches = {bench: extract(model, paths, (k,), size, f"{name}: {bench}")[f"k{k}"] for bench, paths in benchmarks.items()}
+    return whole, patches

@@ -1,0 +1,86 @@
+"""The ablation's baselines: intra-image crop pairs and end-to-end training on the noisy counts."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from syrac import config
+from syrac.ablation import init_strategy, initial_model, nested_crop_pairs, train_end_to_end
+from syrac.pretrain import pretrain
+
+
+def _cfg(**sections):
+    data = yaml.safe_load(open("params.yaml"))
+    data["model"]["input_size"] = [32, 48]
+    data["pretrain"].update(epochs=1, batch_size=4)
+    for key, value in sections.items():
+        data[key].update(value)
+    return config.from_dict(data)
+
+
+def test_nested_crops_rank_each_crop_below_its_parent(tmp_path):
+    """A crop of a crop lies inside it: the pixels of each child are found in its parent (scaled)."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(paths[-1])
+    pairs = nested_crop_pairs(paths, (30, 40), crops=3, scale=0.5, seed=0)
+    assert len(pairs) == 9 and pairs.images.shape == (12, 3, 30, 40)
+    assert pairs.group.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert pairs.source.tolist() == [0, 1, 2, 4, 5, 6, 8, 9, 10]  # a chain: image > crop 1 > crop 2 > crop 3
+    assert pairs.edit.tolist() == [1, 2, 3, 5, 6, 7, 9, 10, 11]
+    again = nested_crop_pairs(paths, (30, 40), crops=3, scale=0.5, seed=0)
+    assert torch.equal(again.images, pairs.images)
+    assert not torch.equal(nested_crop_pairs(paths, (30, 40), 3, 0.5, seed=1).images, pairs.images)
+
+
+def test_intra_image_pairs_train_with_the_same_trainer(tmp_path):
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(8):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(paths[-1])
+    cfg = _cfg()
+    model, summary = pretrain(cfg, nested_crop_pairs(paths, cfg.model.input_size, 2, 0.6, cfg.seed))
+    assert summary["holdout_pairs"] == 2 * 1 and summary["train_pairs"] == 2 * 7  # 15% of 8 sources -> 1
+    assert (model.head.weight >= 0).all()
+
+
+def test_end_to_end_training_fits_the_noisy_counts():
+    cfg = _cfg(pretrain={"lr": 1e-3})
+    images = torch.randint(0, 256, (16, 3, 32, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    targets = np.linspace(0, 60, 16)
+    _, summary = train_end_to_end(cfg, images, targets, epochs=8)
+    rmse = summary["train_rmse_by_epoch"]
+    assert len(rmse) == 8 and rmse[-1] < 0.8 * rmse[0]
+
+
+def test_the_untrained_strategy_is_named_after_its_initialisation_and_is_seeded():
+    cfg = _cfg()
+    assert init_strategy(cfg) == "random_init_features"
+    assert init_strategy(_cfg(model={"pretrained": "imagenet"})) == "imagenet_features"
+    first, second = initial_model(cfg), initial_model(cfg)
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("key, value, message", [("intra_crops", 0, ">= 1"), ("intra_crop_scale", 1.0, "in (0, 1)")])
+def test_ablation_parameters_are_validated(key, value, message):
+    data = yaml.safe_load(open("params.yaml"))
+    data["ablation"][key] = value
+    with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config.from_dict(data)
+
+
+def test_patch_true_counts_split_the_heads_by_grid_cell(tmp_path):
+    from syrac import storage
+    from syrac.evaluation import patch_true_counts
+
+    Image.new("RGB", (100, 60)).save(tmp_path / "a.jpg")
+    storage.write_json(tmp_path / "a.json", {"points": [[10, 10], [60, 10], [99, 59], [49.9, 29.9], [50, 30]]})
+    counts = patch_true_counts(tmp_path, ["a.jpg"], [tmp_path / "a.jpg"], 2)
+    assert counts.tolist() == [[2, 1, 0, 2]]  # cells row by row: top-left, top-right, bottom-left, bottom-right
+    assert patch_true_counts(tmp_path, ["a.jpg"], [tmp_path / "a.jpg"], 1).tolist() == [[5]]
