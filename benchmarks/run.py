@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -62,13 +63,26 @@ def _timed(function, repeats: int) -> float:
 
 
 def _peak_rss_of(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MiB, largest process) of a command and its children."""
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, capture_output=True, text=True, check=True)
-    seconds, kib = out.stdout.split()
-    return float(seconds), int(kib) / 1024
+    """Wall seconds and peak resident memory (MiB) of a command with all its processes, sampled
+    every 50 ms (ru_maxrss would report this benchmark's own size, inherited across exec)."""
+    import psutil
+
+    start = time.perf_counter()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # the stages' python
+    log = tempfile.TemporaryFile("w+")  # not a pipe: progress bars would fill it and block the stage
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    root, peak = psutil.Process(process.pid), 0
+    while process.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+        except psutil.Error:  # a process ended while being sampled
+            pass
+        time.sleep(0.05)
+    if process.returncode:
+        log.seek(0)
+        raise subprocess.CalledProcessError(process.returncode, command, stderr=log.read()[-3000:])
+    return time.perf_counter() - start, peak / 2**20
 
 
 def bench_repro() -> dict:
@@ -82,6 +96,9 @@ def bench_repro() -> dict:
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
         subprocess.run(["git", "init", "-q"], cwd=work, check=True)
         subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=work, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=work, check=True)  # DVCLive needs a commit to exist
+        subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "scratch"],
+                       cwd=work, check=True)
         stages = [(s.name, s.cmd) for s in Repo(str(work)).index.stages]  # dvc.yaml order is a topological order
         result, total = {}, 0.0
         for name, cmd in stages:
@@ -204,23 +221,25 @@ def bench_inference(images: int, k: int) -> dict:
 
 
 MEMORY_PROBE = """
-import dataclasses, resource, sys, tempfile
+import dataclasses, sys, tempfile
 from pathlib import Path
 from accelerate import PartialState
 from syrac import config, generate
 from syrac.features import extract
 from syrac.model import RankCounter, build_encoder
+def peak_kib():  # this process's own high-water mark (ru_maxrss would carry a fat parent's over exec)
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 cfg = config.load("params.yaml")
 per_count = int(sys.argv[1])
 cfg = dataclasses.replace(cfg, counting=dataclasses.replace(cfg.counting, images_per_count=per_count))
 with tempfile.TemporaryDirectory() as out:
     out = Path(out)
     generate.synthesize_counting(cfg, out / "counting", out / "truth", out / "work", PartialState())
-    after_generation = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after_generation = peak_kib()
     model = RankCounter(*build_encoder(cfg.model.backbone, "none"))
     paths = sorted((out / "counting/images").glob("*.jpg"))
     extract(model, paths, cfg.evaluate.extracted, tuple(cfg.model.input_size), "encode")
-    print(len(paths), after_generation, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(len(paths), after_generation, peak_kib())
 """
 
 

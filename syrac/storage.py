@@ -18,6 +18,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# Pillow refuses images above ~179 megapixels as possible decompression bombs; crowd photos can be
+# huge (UCF-QNRF reaches 54 MP) and here they come from datasets the user chose, so allow a gigapixel.
+Image.MAX_IMAGE_PIXELS = 1 << 30
 
 
 @contextmanager

@@ -126,3 +126,15 @@ def test_check_lists_every_problem_of_params_and_folders(tmp_path, capsys):
 def test_check_passes_on_the_default_params(capsys):
     assert check.main(["params.yaml"]) == 0
     assert "ready to run" in capsys.readouterr().out
+
+
+def test_a_huge_image_is_read_without_the_decompression_bomb_guard(tmp_path):
+    import warnings
+
+    from syrac.storage import read_image
+
+    Image.new("L", (16000, 12000), 90).save(tmp_path / "huge.png")  # 192 MP: Pillow refuses above ~179 MP
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even a DecompressionBombWarning
+        image = read_image(tmp_path / "huge.png")
+    assert image.size == (16000, 12000) and image.mode == "RGB" and image.getpixel((8000, 6000)) == (90, 90, 90)
