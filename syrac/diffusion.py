@@ -63,7 +63,7 @@ class DiffusionGenerator:
         dtype = torch.float16 if device.type == "cuda" else torch.float32  # fp16 where it is fast and safe
         source = resolve_model(settings.model)
         try:
-            text2image = StableDiffusionPipeline.from_pretrained(source, torch_dtype=dtype, safety_checker=None,
+            text2image = StableDiffusionPipeline.from_pretrained(source, dtype=dtype, safety_checker=None,
                                                                  requires_safety_checker=False)
         except OSError as error:  # a download that failed half-way, or no network
             raise _missing(settings.model, str(error).splitlines()[0]) from None

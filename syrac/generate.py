@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from syrac import datasets, sim, storage
+from syrac import config, datasets, sim, storage
 from syrac.config import Config, SimSources
 
 # Independent random streams: changing one dataset's size never changes another's images.
@@ -296,3 +296,22 @@ def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: 
     storage.write_csv(truth_dir / "counting.csv", ["image", "prompted_count", "true_count"], rows)
     rel_dev = [abs(int(t) - p) / p for _, p, t in rows if p > 0 and t]
     return {"images": len(rows), "mean_relative_label_error": float(np.mean(rel_dev)) if rel_dev else None}
+
+
+def run_stage(synthesize, argv: list[str]) -> dict | None:
+    """A generation stage's main: ``OUT TRUTH METRICS WORK`` from argv, parameters, this process's
+    place among ``accelerate launch`` processes, input errors as clear messages. The main process
+    writes the metrics and returns the summary; the other processes return None."""
+    from accelerate import PartialState
+
+    from syrac.stage_errors import stop_on_input_errors
+
+    cfg = config.load_for_stage()
+    out_dir, truth_dir, metrics_path, work_root = map(Path, argv[:4])
+    state = PartialState()
+    with stop_on_input_errors():
+        summary = synthesize(cfg, out_dir, truth_dir, work_root, state)
+    if not state.is_main_process:
+        return None
+    storage.write_json(metrics_path, summary)
+    return summary

@@ -20,13 +20,17 @@ def _cfg(**sections):
     return config.from_dict(data)
 
 
+def _noise_images(folder, n: int, shape: tuple[int, int], seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    paths = [folder / f"{i}.png" for i in range(n)]
+    for path in paths:
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
+    return paths
+
+
 def test_nested_crops_rank_each_crop_below_its_parent(tmp_path):
-    """A crop of a crop lies inside it: the pixels of each child are found in its parent (scaled)."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for i in range(3):
-        paths.append(tmp_path / f"{i}.png")
-        Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(paths[-1])
+    """Each image gives a chain image > crop 1 > crop 2 > ..., one pair per link, reproducible by seed."""
+    paths = _noise_images(tmp_path, 3, (60, 80), seed=0)
     pairs = nested_crop_pairs(paths, (30, 40), crops=3, scale=0.5, seed=0)
     assert len(pairs) == 9 and pairs.images.shape == (12, 3, 30, 40)
     assert pairs.group.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -38,11 +42,7 @@ def test_nested_crops_rank_each_crop_below_its_parent(tmp_path):
 
 
 def test_intra_image_pairs_train_with_the_same_trainer(tmp_path):
-    rng = np.random.default_rng(1)
-    paths = []
-    for i in range(8):
-        paths.append(tmp_path / f"{i}.png")
-        Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(paths[-1])
+    paths = _noise_images(tmp_path, 8, (64, 96), seed=1)
     cfg = _cfg()
     model, summary = pretrain(cfg, nested_crop_pairs(paths, cfg.model.input_size, 2, 0.6, cfg.seed))
     assert summary["holdout_pairs"] == 2 * 1 and summary["train_pairs"] == 2 * 7  # 15% of 8 sources -> 1
