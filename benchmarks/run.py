@@ -38,8 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from syrac import random_pipeline  # noqa: E402
 from syrac.features import image_patches  # noqa: E402
-from syrac.model import (RankCounter, build_encoder, compute_device, mixed_precision, normalise,  # noqa: E402
-                         to_batch, to_device)
+from syrac.model import RankCounter, build_encoder, compute_device, normalise, to_batch, to_device  # noqa: E402
 from syrac.pretrain import augment, rank_loss  # noqa: E402
 
 DEVICE = compute_device()
@@ -157,7 +156,7 @@ def bench_pretrain(steps: int, batch: int) -> dict:
 
         def model_and_optimiser(fast: bool):
             torch.manual_seed(0)
-            model = RankCounter(*build_encoder("resnet50", "none"))
+            model = RankCounter(*build_encoder("resnet50", "none"), precision="auto" if fast else "fp32")
             model = to_device(model, DEVICE) if fast else model.to(DEVICE)
             return model, torch.optim.Adam(model.parameters(), lr=5e-5)
 
@@ -169,7 +168,7 @@ def bench_pretrain(steps: int, batch: int) -> dict:
             _sync()
             waited = time.perf_counter() - start
             x = augment(x, 0.2, True, generator)
-            with mixed_precision(DEVICE) if fast else torch.autocast("cpu", enabled=False):
+            with model.autocast():
                 scores = model(normalise(x)).float()
             loss = rank_loss(scores[:batch], scores[batch:])
             optimiser.zero_grad(set_to_none=True)
@@ -211,7 +210,7 @@ def bench_inference(images: int, k: int) -> dict:
             patches = to_batch(image_patches(photo, (k,), size)).to(DEVICE)
             chunks = [patches] if batched else patches.split(1)
             for chunk in chunks:
-                with mixed_precision(DEVICE):
+                with model.autocast():
                     model.features(normalise(chunk)).float().cpu()
 
     per_patch = _timed(lambda: count(False), 1)

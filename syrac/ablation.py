@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from syrac.config import Config
 from syrac.features import extract, resize
-from syrac.model import RankCounter, build_encoder, compute_device, to_batch, to_device
+from syrac.model import RankCounter, compute_device, new_model, to_batch, to_device
 from syrac.pretrain import PairSet, augment, proxy_counts, seed_everything
 from syrac.storage import read_image
 
@@ -38,7 +38,7 @@ def init_strategy(cfg: Config) -> str:
 def initial_model(cfg: Config) -> RankCounter:
     """The encoder exactly as rank pre-training starts from it (same seed, same draws)."""
     seed_everything(cfg.seed)
-    return RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained)).eval()
+    return new_model(cfg.model).eval()
 
 
 def nested_crop_pairs(paths: list[Path], size: tuple[int, int], crops: int, scale: float, seed: int) -> PairSet:
@@ -73,7 +73,7 @@ def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epo
     p = cfg.pretrain
     generator = seed_everything(cfg.seed)
     device = compute_device()
-    model = to_device(RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained)), device)
+    model = to_device(new_model(cfg.model), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)
     scale = float(np.mean(targets)) or 1.0

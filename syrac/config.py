@@ -207,8 +207,10 @@ class Model:
     backbone: str
     pretrained: str
     input_size: tuple[int, int]
+    precision: str
 
     def validate(self, key: str) -> None:
+        _require(self.precision in ("auto", "fp32"), f"{key}.precision", self.precision, "auto | fp32")
         _require(self.backbone in BACKBONES, f"{key}.backbone", self.backbone, " | ".join(BACKBONES))
         _require(self.pretrained in ("none", "imagenet"), f"{key}.pretrained", self.pretrained, "none | imagenet")
         _require(len(self.input_size) == 2 and min(self.input_size) >= 32, f"{key}.input_size",

@@ -43,11 +43,13 @@ def image_patches(image: Image.Image, grids: tuple[int, ...], size: tuple[int, i
 
 @torch.no_grad()
 def encode(model: RankCounter, patches: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-    """Features of many patches, in batches, on the model's device (fp32: they feed a least-squares fit)."""
+    """Features of many patches, in batches, on the model's device and in its precision; returned
+    as fp32, since they feed a least-squares fit."""
     model.eval()
     device = next(model.parameters()).device
-    out = [model.features(normalise(to_batch(patches[i:i + batch_size]).to(device))).float().cpu().numpy()
-           for i in range(0, len(patches), batch_size)]
+    with model.autocast():
+        out = [model.features(normalise(to_batch(patches[i:i + batch_size]).to(device))).float().cpu().numpy()
+               for i in range(0, len(patches), batch_size)]
     return np.concatenate(out).astype(np.float32)
 
 

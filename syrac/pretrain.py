@@ -22,8 +22,7 @@ from tqdm import tqdm
 from syrac import storage
 from syrac.config import Config
 from syrac.features import load_resized
-from syrac.model import (RankCounter, build_encoder, compute_device, mixed_precision, normalise, save_torch,
-                         to_device)
+from syrac.model import RankCounter, compute_device, native_bf16, new_model, normalise, save_torch, to_device
 
 
 @dataclass
@@ -84,8 +83,8 @@ def augment(images: torch.Tensor, brightness: float, flip: bool, generator: torc
 
 
 def proxy_counts(model: RankCounter, images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Proxy counts of a uint8 or [0, 1] batch, on ``device`` with mixed precision where it pays."""
-    with mixed_precision(device):
+    """Proxy counts of a uint8 or [0, 1] batch, on ``device`` in the model's precision."""
+    with model.autocast():
         return model(normalise(images.to(device, non_blocking=True))).float()
 
 
@@ -159,7 +158,7 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     if device.type == "cuda":  # page-locked: asynchronous host-to-GPU copies
         pairs = replace(pairs, images=pairs.images.pin_memory())
     train, held = split_holdout(pairs, p.holdout_fraction, cfg.seed)
-    model = to_device(RankCounter(*build_encoder(cfg.model.backbone, cfg.model.pretrained)), device)
+    model = to_device(new_model(cfg.model), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)
     progress = {"history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
@@ -196,5 +195,6 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     model.load_state_dict(progress["best_state"])
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
-    summary = {**progress["best"], "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held)}
+    summary = {**progress["best"], "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held),
+               "precision": "bf16" if cfg.model.precision == "auto" and native_bf16(device) else "fp32"}
     return model.cpu().eval(), summary

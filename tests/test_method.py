@@ -95,6 +95,7 @@ def _params():
     ("pretrain", "lr", -1e-3, "pretrain.lr"),
     ("model", "backbone", "vgg99", "resnet50"),
     ("model", "pretrained", "yes", "none | imagenet"),
+    ("model", "precision", "fp16", "auto | fp32"),
     ("counting", "prompted_counts", [], "counting.prompted_counts"),
     ("pretrain", "epochs", "ten", "an integer"),
     ("pretrain", "unknown_knob", 1, "unknown key"),
@@ -119,6 +120,27 @@ def test_saved_models_are_byte_identical_for_identical_weights(tmp_path):
     save_rank_model(tmp_path / "a.pt", model, "resnet18", (32, 48), {})
     save_rank_model(tmp_path / "b.pt", model, "resnet18", (32, 48), {})
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
+def test_the_precision_travels_with_the_model_file_and_fp32_means_no_autocast(tmp_path):
+    from syrac.features import encode
+    from syrac.model import load_rank_model, native_bf16, normalise, save_rank_model, to_batch
+
+    torch.manual_seed(0)
+    patches = [np.random.default_rng(i).integers(0, 256, (32, 48, 3), dtype=np.uint8) for i in range(3)]
+    for precision in ("fp32", "auto"):
+        save_rank_model(tmp_path / "m.pt", RankCounter(*build_encoder("resnet18", "none"), precision),
+                        "resnet18", (32, 48), {})
+        model = load_rank_model(tmp_path / "m.pt")[0]
+        assert model.precision == precision
+        with torch.no_grad():
+            fp32 = torch.relu(model.encoder(normalise(to_batch(patches)))).numpy()
+        features = encode(model, patches)
+        if precision == "fp32" or not native_bf16(torch.device("cpu")):
+            np.testing.assert_array_equal(features, fp32)
+        else:  # bf16 arithmetic: close to fp32, not equal
+            assert not np.array_equal(features, fp32)
+            np.testing.assert_allclose(features, fp32, rtol=0.1, atol=0.05 * np.abs(fp32).max())
 
 
 def test_every_bad_parameter_is_reported_not_only_the_first():
