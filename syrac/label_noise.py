@@ -17,10 +17,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import yaml
+
 from syrac import storage
 from syrac.analysis import plt
 
 STRATEGIES = ("synthetic_rank", "no_pretraining", "intra_image_rank", "random_init_features", "imagenet_features")
+NOISE = "counting.count_cv"
 
 
 def _value(row: dict, suffix: str):
@@ -28,11 +31,25 @@ def _value(row: dict, suffix: str):
     return next((v for k, v in row.items() if k == suffix or k.endswith(":" + suffix)), None)
 
 
-def collect(rows: list[dict], benchmarks: list[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """MAE of each strategy on each benchmark, per label-noise level; failed or queued runs are left out."""
+def param_keys(params: dict, prefix: str = "") -> list[str]:
+    """Flattened keys of params.yaml, as ``dvc exp show`` names its parameter columns."""
+    keys = []
+    for key, value in params.items():
+        keys += param_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [prefix + key]
+    return keys
+
+
+def collect(rows: list[dict], benchmarks: list[str], params: list[str] = ()) -> dict[str, dict[str, dict[str, float]]]:
+    """MAE of each strategy on each benchmark, per label-noise level; failed or queued runs are left out,
+    and so are runs that differ from the workspace in any parameter of ``params`` but the noise
+    level (a seed sweep in the same experiment table is not a noise level)."""
+    workspace = next((row for row in rows if row.get("rev") == "workspace"), {})
+    held_fixed = [key for key in params if key != NOISE]
     study = {}
     for row in rows:
-        cv = _value(row, "counting.count_cv")
+        if any(_value(row, key) != _value(workspace, key) for key in held_fixed):
+            continue
+        cv = _value(row, NOISE)
         cells = {s: {b: _value(row, f"{s}.{b}.mae") for b in benchmarks} for s in STRATEGIES}
         cells = {s: v for s, v in cells.items() if all(isinstance(x, (int, float)) for x in v.values())}
         if isinstance(cv, (int, float)) and cells:
@@ -61,7 +78,8 @@ def main() -> int:
     import dvc.api
 
     benchmarks = list(storage.read_json("metrics/eval.json"))
-    study = collect(dvc.api.exp_show(), benchmarks)
+    params = param_keys(yaml.safe_load(Path("params.yaml").read_text()))
+    study = collect(dvc.api.exp_show(), benchmarks, params)
     if len(study) < 2:
         print("fewer than two label-noise levels with results; run the experiments first:\n" + __doc__.split("\n\n")[2],
               file=sys.stderr)

@@ -49,15 +49,19 @@ def test_readme_block_is_replaced_between_markers_only(metrics, tmp_path):
 def test_the_label_noise_study_collects_every_finished_experiment(tmp_path):
     from syrac import label_noise
 
-    def row(cv, sparse, dense, prefix="metrics/ablation.json:"):
-        return {"Experiment": f"exp-{cv}", "counting.count_cv": cv,
+    def row(cv, sparse, dense, prefix="metrics/ablation.json:", rev="exp", seed=0):
+        return {"Experiment": f"exp-{cv}", "rev": rev, "counting.count_cv": cv, "params.yaml:seed": seed,
                 f"{prefix}synthetic_rank.sim_sparse.mae": sparse, f"{prefix}synthetic_rank.sim_dense.mae": dense,
                 f"{prefix}no_pretraining.sim_sparse.mae": 2 * sparse,
                 f"{prefix}no_pretraining.sim_dense.mae": dense and 2 * dense}
 
-    rows = [row(0.8, 30.0, 300.0), row(0.4, 20.0, 200.0, prefix=""), {"Experiment": "queued", "counting.count_cv": 1.2},
-            row(0, 10.0, None)]  # a failed run: no metrics
-    study = label_noise.collect(rows, ["sim_sparse", "sim_dense"])
+    rows = [row(0.8, 30.0, 300.0), row(0.4, 20.0, 200.0, prefix="", rev="workspace"),
+            {"Experiment": "queued", "counting.count_cv": 1.2, "params.yaml:seed": 0},
+            row(0, 10.0, None),  # a failed run: no metrics
+            row(0.2, 1.0, 1.0, seed=1)]  # another experiment (a seed sweep): not a noise level
+    params = label_noise.param_keys({"seed": 0, "counting": {"count_cv": 0.4, "images_per_count": 60}})
+    assert params == ["seed", "counting.count_cv", "counting.images_per_count"]
+    study = label_noise.collect(rows, ["sim_sparse", "sim_dense"], params)
     assert list(study) == ["0.4", "0.8"]
     assert study["0.8"] == {"synthetic_rank": {"sim_sparse": 30.0, "sim_dense": 300.0},
                             "no_pretraining": {"sim_sparse": 60.0, "sim_dense": 600.0}}
