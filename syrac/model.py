@@ -102,11 +102,14 @@ class RankCounter(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images))
 
+    def uses_bf16(self) -> bool:
+        """Whether it computes in bf16 on its current device: ``precision`` allows it and bf16 is native there."""
+        return self.precision == "auto" and native_bf16(next(self.parameters()).device)
+
     def autocast(self):
-        """bf16 autocast on this model's device where ``precision`` allows it and bf16 is native there."""
-        device = next(self.parameters()).device
-        if self.precision == "auto" and native_bf16(device):
-            return torch.autocast(device.type, dtype=torch.bfloat16)  # bf16 needs no loss scaling
+        """bf16 autocast where ``uses_bf16`` (bf16 needs no loss scaling); a no-op otherwise."""
+        if self.uses_bf16():
+            return torch.autocast(next(self.parameters()).device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from syrac import storage
 from syrac.config import Config
 from syrac.features import load_resized
-from syrac.model import RankCounter, compute_device, native_bf16, new_model, normalise, save_torch, to_device
+from syrac.model import RankCounter, compute_device, new_model, normalise, save_torch, to_device
 
 
 @dataclass
@@ -196,5 +196,5 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     summary = {**progress["best"], "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held),
-               "precision": "bf16" if cfg.model.precision == "auto" and native_bf16(device) else "fp32"}
+               "precision": "bf16" if model.uses_bf16() else "fp32"}
     return model.cpu().eval(), summary
