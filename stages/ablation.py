@@ -19,7 +19,7 @@ if __name__ == "__main__":
     (rank_path, intra_path, end_to_end_path, counting_dir, bench_root, train_root, truth_root, train_truth_root,
      metrics_path, plots_dir) = map(Path, sys.argv[1:11])
     cfg = config.load_for_stage()
-    k, size = cfg.evaluate.patches, cfg.model.input_size
+    grids, size = cfg.evaluate.patches, cfg.model.input_size
     labels = storage.read_csv(counting_dir / "labels.csv")
     counting = [counting_dir / r["image"] for r in labels]
     prompted = np.array([float(r["prompted_count"]) for r in labels])
@@ -38,11 +38,12 @@ if __name__ == "__main__":
     models = {strategy: to_device(model, compute_device()) for strategy, model in models.items()}
     results, patches = {}, {}
     for strategy, model in models.items():
-        whole, patches[strategy] = strategy_features(model, counting, test_paths, k, size, strategy)
+        whole, patches[strategy] = strategy_features(model, counting, test_paths, grids, size, strategy)
         probe = fit(whole, prompted)
         results[strategy] = {name: mae_mse(probe, patches[strategy][name], name) for name in cfg.benchmarks}
     results["oracle"] = {}  # SYRAC's encoder, probe fitted on the true counts of training patches
     for name in cfg.benchmarks:
+        k = grids[name]
         train_names, train_paths = read_manifest(train_root / name)
         train_features = extract(models["synthetic_rank"], train_paths, (k,), size, f"oracle: {name} train")[f"k{k}"]
         patch_counts = patch_true_counts(train_truth_root / name, train_names, train_paths, k)
@@ -50,6 +51,6 @@ if __name__ == "__main__":
         results["oracle"][name] = mae_mse(probe, patches["synthetic_rank"][name], name)
     storage.write_json(metrics_path, results)
     grouped_bars(plots_dir / "ablation.png", results, "mae",
-                 f"Pre-training ablation: MAE with {k}x{k} patches (the oracle uses benchmark labels)")
+                 "Pre-training ablation: MAE with each benchmark's KxK patches (the oracle uses benchmark labels)")
     for strategy, row in results.items():
         print(f"{strategy:>22}: " + "  ".join(f"{name} MAE {v['mae']:.1f} MSE {v['mse']:.1f}" for name, v in row.items()))

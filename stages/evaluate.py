@@ -1,4 +1,4 @@
-"""Stage: count every benchmark image with KxK patches (evaluate.patches); MAE, MSE (root), Spearman."""
+"""Stage: count every benchmark image with its KxK patches (evaluate.patches); MAE, MSE (root), Spearman."""
 
 import sys
 from pathlib import Path
@@ -12,12 +12,12 @@ from syrac.model import load_probe
 if __name__ == "__main__":
     counter_path, features_root, truth_root, labels_path, metrics_path, plots_dir = map(Path, sys.argv[1:7])
     cfg = config.load_for_stage()
-    k = cfg.evaluate.patches
     probe = load_probe(counter_path)
     # Reference point: always answering the mean of the noisy training labels.
     label_mean = float(np.mean([float(r["prompted_count"]) for r in storage.read_csv(labels_path)]))
     results = {}
     for name in cfg.benchmarks:
+        k = cfg.evaluate.patches[name]
         images, true, predicted = evaluate_benchmark(probe, features_root / f"{name}.npz", truth_root / name, (k,))
         results[name] = {**scores(predicted[k], true), "n_images": len(images), "patches": k,
                          "mean_label_baseline_mae": float(np.abs(true - label_mean).mean())}

@@ -15,9 +15,9 @@ from syrac.storage import read_image
 if __name__ == "__main__":
     counter_path, bench_root, truth_root, plots_dir = map(Path, sys.argv[1:5])
     cfg = config.load_for_stage()
-    k = cfg.evaluate.patches
     counter = load_counter(counter_path)
     for name in cfg.benchmarks:
+        k = cfg.evaluate.patches[name]
         names, paths = read_manifest(bench_root / name)
         true = true_counts(truth_root / name, names)
         order = np.argsort(true, kind="stable")

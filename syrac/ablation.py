@@ -96,9 +96,10 @@ def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epo
     return model.cpu().eval(), {"epochs": epochs, "train_rmse_noisy_labels": history[-1], "train_rmse_by_epoch": history}
 
 
-def strategy_features(model: RankCounter, counting: list[Path], benchmarks: dict[str, list[Path]], k: int,
-                      size: tuple[int, int], name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Whole-image features of the counting set and KxK patch features of each benchmark."""
+def strategy_features(model: RankCounter, counting: list[Path], benchmarks: dict[str, list[Path]],
+                      grids: dict[str, int], size: tuple[int, int], name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Whole-image features of the counting set and each benchmark's KxK patch features (K from ``grids``)."""
     whole = extract(model, counting, (1,), size, f"{name}: counting set")["k1"][:, 0]
-    patches = {bench: extract(model, paths, (k,), size, f"{name}: {bench}")[f"k{k}"] for bench, paths in benchmarks.items()}
+    patches = {bench: extract(model, paths, (grids[bench],), size, f"{name}: {bench}")[f"k{grids[bench]}"]
+               for bench, paths in benchmarks.items()}
     return whole, patches

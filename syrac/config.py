@@ -247,15 +247,20 @@ class Probe:
 
 @dataclass(frozen=True)
 class Evaluate:
-    patches: int
+    """K per benchmark: datasets differ in resolution, so each gets the grid whose patches are
+    closest to the network's input size (one K for 768x1024 ShanghaiTech B and 2000x3000 UCF-QNRF
+    would shrink one or blow up the other)."""
+
+    patches: dict[str, int]
     sweep: tuple[int, ...]
 
     def validate(self, key: str) -> None:
-        _require(1 <= self.patches <= 16, f"{key}.patches", self.patches, "1 <= K <= 16")
         _require(len(self.sweep) >= 1 and all(1 <= k <= 16 for k in self.sweep), f"{key}.sweep",
                  list(self.sweep), "a non-empty list of K with 1 <= K <= 16")
-        _require(self.patches in self.sweep, f"{key}.patches", self.patches,
-                 f"one of evaluate.sweep {list(self.sweep)} (features are extracted for those K only)")
+        for name, k in self.patches.items():
+            if _require(1 <= k <= 16, f"{key}.patches.{name}", k, "1 <= K <= 16"):
+                _require(k in self.sweep, f"{key}.patches.{name}", k,
+                         f"one of evaluate.sweep {list(self.sweep)} (features are extracted for those K only)")
 
     @property
     def extracted(self) -> tuple[int, ...]:
@@ -308,6 +313,11 @@ class Config:
         _require(len(self.benchmarks) >= 1, "benchmarks", self.benchmarks, "at least one benchmark")
         for name in self.benchmarks:
             _require(name.replace("_", "").isalnum(), "benchmarks", name, "names of letters, digits and _")
+            _require(name in self.evaluate.patches, "evaluate.patches", dict(self.evaluate.patches),
+                     f"a K for every benchmark; add {name}: K (patches of about model.input_size)")
+        for name in self.evaluate.patches:
+            _require(name in self.benchmarks, f"evaluate.patches.{name}", self.evaluate.patches[name],
+                     f"K of a benchmark in params benchmarks ({', '.join(self.benchmarks)}); remove it")
         _require(isinstance(self.sources, SimSources) or self.generator.backend == "diffusers", "sources.format",
                  self.sources.format, "embedded while generator.backend is embedded: the simulator's removal "
                  "edit works on its own scenes; set generator.backend: diffusers to edit dataset images")

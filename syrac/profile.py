@@ -2,7 +2,8 @@
 
 A profile (``profiles/<name>.yaml``) lists the keys it sets; they are written into params.yaml in
 place, keeping every other key and the comments. ``sources`` and ``benchmarks`` are replaced as a
-whole, since their keys depend on their ``format``. The result is validated before it is written.
+whole, since their keys depend on their ``format``, and so is ``evaluate.patches`` (a K per
+benchmark). The result is validated before it is written.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from ruamel.yaml import YAML
 from syrac import config, storage
 
 PROFILES = Path(__file__).resolve().parents[1] / "profiles"
-REPLACED_WHOLE = ("sources", "benchmarks")
+REPLACED_WHOLE = ("sources", "benchmarks", "evaluate.patches")
 
 
-def _overlay(target, profile, replace_whole: bool) -> int:
+def _overlay(target, profile, prefix: str = "") -> int:
     """Write ``profile``'s values into ``target``; returns how many values changed."""
     changed = 0
     for key, value in profile.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict) and not (replace_whole and key in REPLACED_WHOLE):
-            changed += _overlay(target[key], value, replace_whole=False)
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(target.get(key), dict) and path not in REPLACED_WHOLE:
+            changed += _overlay(target[key], value, f"{path}.")
         elif target.get(key) != value:
             target[key] = value
             changed += 1
@@ -40,7 +42,7 @@ def switch(name: str, params_path: str | Path = "params.yaml") -> int:
     yaml = YAML()  # round-trip mode: comments and key order survive
     yaml.width = 120
     params = yaml.load(Path(params_path).read_text())
-    changed = _overlay(params, yaml.load(profile_path.read_text()), replace_whole=True)
+    changed = _overlay(params, yaml.load(profile_path.read_text()))
     buffer = io.StringIO()
     yaml.dump(params, buffer)
     config.from_dict(YAML(typ="safe").load(buffer.getvalue()))  # never write an invalid params.yaml

@@ -41,17 +41,17 @@ def tables(metrics_dir: Path) -> str:
     umap = read_json(metrics_dir / "umap.json")
     ablation = read_json(metrics_dir / "ablation.json")
     names = list(evaluation)
-    k = next(iter(evaluation.values()))["patches"]
+    grids = ", ".join(f"{n} {evaluation[n]['patches']}x{evaluation[n]['patches']}" for n in names)
     mae_mse_header = [f"{n} {m}" for n in names for m in ("MAE", "MSE")]
     main = _table(["method"] + mae_mse_header + [f"{n} Spearman" for n in names], [
-        [f"SYRAC ({k}x{k} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names],
+        [f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names],
         ["always the mean noisy label"] + [x for n in names for x in (f"{evaluation[n]['mean_label_baseline_mae']:.1f}", "-")]
         + ["-" for _ in names],
         [STRATEGY_NAMES["oracle"]] + _mae_mse(ablation["oracle"], names) + ["-" for _ in names],
     ])
-    grids = sorted({g for n in names for g in sweep[n]}, key=int)
+    sizes = sorted({g for n in names for g in sweep[n]}, key=int)
     patch = _table(["K"] + mae_mse_header,
-                   [[g] + [f"{sweep[n][g][m]:.1f}" for n in names for m in ("mae", "mse")] for g in grids])
+                   [[g] + [f"{sweep[n][g][m]:.1f}" for n in names for m in ("mae", "mse")] for g in sizes])
     strategies = _table(["pre-training"] + mae_mse_header,
                         [[STRATEGY_NAMES.get(s, s)] + _mae_mse(row, names) for s, row in ablation.items()])
     notes = (f"Rank pre-training: held-out ranking accuracy {pretrain['holdout_ranking_accuracy']:.3f} "
@@ -59,7 +59,7 @@ def tables(metrics_dir: Path) -> str:
              "rank head's proxy count with the true count: "
              + ", ".join(f"{n} {umap[n]['spearman_proxy_vs_true']:.3f}" for n in names) + ".")
     text = (f"Counting, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{main}\n\n"
-            f"Patch grid K (Table 2):\n\n{patch}\n\nPre-training ablation, same probe and {k}x{k} patches "
+            f"Patch grid K (Table 2):\n\n{patch}\n\nPre-training ablation, same probe and patches ({grids}) "
             f"(Table 3):\n\n{strategies}\n\n{notes}\n")
     if (metrics_dir / "label_noise.json").is_file():
         study = read_json(metrics_dir / "label_noise.json")

@@ -110,17 +110,18 @@ def test_check_lists_every_problem_of_params_and_folders(tmp_path, capsys):
     params = (check.config.Path("params.yaml").read_text()
               .replace("  # ucf_qnrf:       {format: ucf_qnrf, root: datasets/UCF-QNRF_ECCV18, split: test}",
                        f"  ucf_qnrf: {{format: ucf_qnrf, root: {tmp_path / 'qnrf'}, split: test}}\n"
-                       f"  jhu: {{format: jhu_crowd, root: {tmp_path / 'none'}, split: test}}"))
+                       f"  jhu: {{format: jhu_crowd, root: {tmp_path / 'none'}, split: test}}")
+              .replace("    sim_dense: 2 ", "    ucf_qnrf: 2\n    jhu: 2\n    sim_dense: 2 "))
     (tmp_path / "params.yaml").write_text(params)
     assert check.main([str(tmp_path / "params.yaml")]) == 1
     out = capsys.readouterr().out
     assert "benchmarks.ucf_qnrf:" in out and "img_0001.jpg: no annotation" in out
     assert "benchmarks.jhu:" in out and "jhu_crowd test images" in out and "jhu_crowd train images" in out
     assert "3 problem(s) found" in out
-    (tmp_path / "params.yaml").write_text(params.replace("patches: 2", "patches: 0").replace("lr: 0.0003", "lr: -1"))
+    (tmp_path / "params.yaml").write_text(params.replace("sim_sparse: 1 ", "sim_sparse: 0 ").replace("lr: 0.0003", "lr: -1"))
     assert check.main([str(tmp_path / "params.yaml")]) == 1
     out = capsys.readouterr().out
-    assert "evaluate.patches = 0" in out and "pretrain.lr = -1" in out
+    assert "evaluate.patches.sim_sparse = 0" in out and "pretrain.lr = -1" in out
 
 
 def test_check_passes_on_the_default_params(capsys):

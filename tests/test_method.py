@@ -89,8 +89,11 @@ def _params():
 
 
 @pytest.mark.parametrize("section,key,value,message", [
-    ("evaluate", "patches", 0, "evaluate.patches"),
-    ("evaluate", "patches", 5, "one of evaluate.sweep"),
+    ("evaluate", "patches", 2, "evaluate.patches = 2 is not allowed: a mapping"),
+    ("evaluate", "patches", {"sim_sparse": 0, "sim_dense": 2}, "evaluate.patches.sim_sparse = 0"),
+    ("evaluate", "patches", {"sim_sparse": 5, "sim_dense": 2}, "one of evaluate.sweep"),
+    ("evaluate", "patches", {"sim_sparse": 1}, "a K for every benchmark; add sim_dense"),
+    ("evaluate", "patches", {"sim_sparse": 1, "sim_dense": 2, "ucf": 2}, "evaluate.patches.ucf = 2 .*remove it"),
     ("pairs", "strength", 0.0, "0 < strength <= 1"),
     ("pretrain", "lr", -1e-3, "pretrain.lr"),
     ("model", "backbone", "vgg99", "resnet50"),
@@ -109,7 +112,8 @@ def test_bad_parameters_name_the_key_and_the_rule(section, key, value, message):
 
 def test_default_params_are_valid():
     cfg = config.load("params.yaml")
-    assert cfg.evaluate.patches in cfg.evaluate.sweep and set(cfg.benchmarks) == {"sim_sparse", "sim_dense"}
+    assert set(cfg.evaluate.patches.values()) <= set(cfg.evaluate.sweep)
+    assert set(cfg.benchmarks) == set(cfg.evaluate.patches) == {"sim_sparse", "sim_dense"}
 
 
 def test_saved_models_are_byte_identical_for_identical_weights(tmp_path):
@@ -160,14 +164,14 @@ def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothin
 
     repo = Path(__file__).resolve().parents[1]
     data = _params()
-    data["evaluate"]["patches"] = 0
+    data["evaluate"]["patches"]["sim_sparse"] = 0
+    data["pretrain"]["lr"] = -1
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     result = subprocess.run([sys.executable, str(repo / "stages/synthesize_counting.py"), "out", "truth",
                              "m.json", "work"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: params.yaml: evaluate.patches = 0 is not allowed: 1 <= K <= 16",
-        "error: params.yaml: evaluate.patches = 0 is not allowed: one of evaluate.sweep [1, 2, 3, 4] "
-        "(features are extracted for those K only)"]
+        "error: params.yaml: pretrain.lr = -1.0 is not allowed: > 0",
+        "error: params.yaml: evaluate.patches.sim_sparse = 0 is not allowed: 1 <= K <= 16"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

@@ -23,6 +23,7 @@ TINY = {
     "umap": {"n_neighbors": 5},
     "data": {"bad_images": "skip"},
     "ablation": {"intra_crops": 2, "end_to_end_epochs": 2},
+    "evaluate": {"patches": {"sim_sparse": 2, "sim_dense": 3}},
 }
 # One fixture per official dataset layout, evaluated by the same DAG as the simulated benchmarks.
 DATASETS = {
@@ -40,6 +41,7 @@ def tiny_repo(tmp_path_factory):
             BUILDERS[fmt](root / folder, "test", counts)
             BUILDERS[fmt](root / folder, "train", [c + 3 for c in counts])  # the oracle's labelled split
             params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
+            params["evaluate"]["patches"][name] = 2
         (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
         (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
 
@@ -51,12 +53,12 @@ def tiny_repo(tmp_path_factory):
 def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
     metrics = {name: json.loads((tiny_repo / "metrics" / f"{name}.json").read_text())
                for name in ("eval", "patch_sweep", "pretrain", "probe", "umap")}
-    for bench in ("sim_sparse", "sim_dense"):
+    for bench, k in (("sim_sparse", "2"), ("sim_dense", "3")):  # each benchmark with its own K
         row = metrics["eval"][bench]
-        assert row["n_images"] == 12 and row["patches"] == 2
+        assert row["n_images"] == 12 and row["patches"] == int(k)
         assert row["mae"] >= 0 and row["mse"] >= row["mae"]  # RMSE >= MAE always
         assert set(metrics["patch_sweep"][bench]) == {"1", "2", "3", "4"}
-        assert metrics["patch_sweep"][bench]["2"]["mae"] == pytest.approx(row["mae"])
+        assert metrics["patch_sweep"][bench][k]["mae"] == pytest.approx(row["mae"])
         assert -1 <= metrics["umap"][bench]["spearman_proxy_vs_true"] <= 1
         assert (tiny_repo / "plots" / "umap" / f"{bench}.png").stat().st_size > 1000
         lines = (tiny_repo / "plots" / "predictions" / f"{bench}.csv").read_text().splitlines()
@@ -201,10 +203,11 @@ def test_syrac_count_without_a_model_says_what_to_run(tmp_path, capsys):
 def test_second_repro_does_nothing_and_a_probe_param_reruns_only_downstream(tiny_repo):
     assert "up to date" in dvc("status", cwd=tiny_repo)
     params = yaml.safe_load((tiny_repo / "params.yaml").read_text())
-    params["evaluate"]["patches"] = 3
+    params["evaluate"]["patches"]["sim_sparse"] = 3
     (tiny_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc("repro", cwd=tiny_repo)
     assert "Running stage 'evaluate'" in out
     for upstream in ("pretrain", "extract_features", "probe", "synthesize_pairs", "patch_sweep"):
         assert f"Running stage '{upstream}'" not in out
-    assert json.loads((tiny_repo / "metrics/eval.json").read_text())["sim_sparse"]["patches"] == 3
+    evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
+    assert evaluated["sim_sparse"]["patches"] == 3 and evaluated["sim_dense"]["patches"] == 3

@@ -26,7 +26,7 @@ def metrics(tmp_path):
 
 def test_tables_carry_the_metric_values(metrics):
     text = report.tables(metrics)
-    assert "| SYRAC (2x2 patches) | 12.3 | 20.0 | 0.900 |" in text
+    assert "| SYRAC (b 2x2 patches) | 12.3 | 20.0 | 0.900 |" in text
     assert "| always the mean noisy label | 50.0 | - | - |" in text
     assert "| oracle: probe on benchmark labels (uses labels) | 5.0 | 6.5 | - |" in text  # Table 1 reference row
     assert "| no pre-training (trained end to end on the noisy counts) | 70.0 | 90.0 |" in text  # Table 3
