@@ -156,8 +156,7 @@ def bench_pretrain(steps: int, batch: int) -> dict:
 
         def model_and_optimiser(fast: bool):
             torch.manual_seed(0)
-            model = RankCounter(*build_encoder("resnet50", "none"), precision="auto" if fast else "fp32")
-            model = to_device(model, DEVICE) if fast else model.to(DEVICE)
+            model = to_device(RankCounter(*build_encoder("resnet50", "none"), precision="auto" if fast else "fp32"), DEVICE)
             return model, torch.optim.Adam(model.parameters(), lr=5e-5)
 
         def step(model, optimiser, images, fast: bool) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from syrac import config, storage
-from syrac.ablation import initial_model, init_strategy, strategy_features
+from syrac.ablation import cached_features, initial_model, init_strategy, strategy_features
 from syrac.analysis import grouped_bars
 from syrac.benchmarks import read_manifest
 from syrac.evaluation import patch_true_counts, scores, true_counts
@@ -16,8 +16,8 @@ from syrac.model import compute_device, load_rank_model, to_device
 from syrac.probe import fit_probe
 
 if __name__ == "__main__":
-    (rank_path, intra_path, end_to_end_path, counting_dir, bench_root, train_root, truth_root, train_truth_root,
-     metrics_path, plots_dir) = map(Path, sys.argv[1:11])
+    (rank_path, intra_path, end_to_end_path, counting_dir, bench_root, counting_features, bench_features, train_root,
+     truth_root, train_truth_root, metrics_path, plots_dir) = map(Path, sys.argv[1:13])
     cfg = config.load_for_stage()
     grids, size = cfg.evaluate.patches, cfg.model.input_size
     labels = storage.read_csv(counting_dir / "labels.csv")
@@ -33,19 +33,21 @@ if __name__ == "__main__":
     def mae_mse(probe, patches, name):
         return {m: v for m, v in scores(probe.image_counts(patches), truth[name]).items() if m in ("mae", "mse")}
 
-    models = {"no_pretraining": load_rank_model(end_to_end_path)[0], init_strategy(cfg): initial_model(cfg),
-              "intra_image_rank": load_rank_model(intra_path)[0], "synthetic_rank": load_rank_model(rank_path)[0]}
-    models = {strategy: to_device(model, compute_device()) for strategy, model in models.items()}
+    baselines = {"no_pretraining": load_rank_model(end_to_end_path)[0], init_strategy(cfg): initial_model(cfg),
+                 "intra_image_rank": load_rank_model(intra_path)[0]}
+    features = {strategy: strategy_features(to_device(model, compute_device()), counting, test_paths, grids, size, strategy)
+                for strategy, model in baselines.items()}
+    features["synthetic_rank"] = cached_features(counting_features, bench_features, [r["image"] for r in labels], grids)
     results, patches = {}, {}
-    for strategy, model in models.items():
-        whole, patches[strategy] = strategy_features(model, counting, test_paths, grids, size, strategy)
+    for strategy, (whole, patches[strategy]) in features.items():
         probe = fit(whole, prompted)
         results[strategy] = {name: mae_mse(probe, patches[strategy][name], name) for name in cfg.benchmarks}
     results["oracle"] = {}  # SYRAC's encoder, probe fitted on the true counts of training patches
+    syrac_encoder = to_device(load_rank_model(rank_path)[0], compute_device())
     for name in cfg.benchmarks:
         k = grids[name]
         train_names, train_paths = read_manifest(train_root / name)
-        train_features = extract(models["synthetic_rank"], train_paths, (k,), size, f"oracle: {name} train")[f"k{k}"]
+        train_features = extract(syrac_encoder, train_paths, (k,), size, f"oracle: {name} train")[f"k{k}"]
         patch_counts = patch_true_counts(train_truth_root / name, train_names, train_paths, k)
         probe = fit(train_features.reshape(-1, train_features.shape[-1]), patch_counts.ravel())
         results["oracle"][name] = mae_mse(probe, patches["synthetic_rank"][name], name)

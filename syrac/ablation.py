@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from syrac.config import Config
+from syrac.evaluation import load_features
 from syrac.features import extract, resize
 from syrac.model import RankCounter, compute_device, new_model, to_batch, to_device
 from syrac.pretrain import PairSet, augment, proxy_counts, seed_everything
@@ -102,4 +103,15 @@ def strategy_features(model: RankCounter, counting: list[Path], benchmarks: dict
     whole = extract(model, counting, (1,), size, f"{name}: counting set")["k1"][:, 0]
     patches = {bench: extract(model, paths, (grids[bench],), size, f"{name}: {bench}")[f"k{grids[bench]}"]
                for bench, paths in benchmarks.items()}
+    return whole, patches
+
+
+def cached_features(counting_path: Path, features_root: Path, counting_images: list[str],
+                    grids: dict[str, int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """SYRAC's features as ``extract_features`` cached them, in ``strategy_features``' shape: the
+    ablation reads out exactly the features the evaluation counted with, without encoding them again."""
+    names, cached = load_features(counting_path)
+    row = {name: i for i, name in enumerate(names)}
+    whole = cached["features"][[row[name] for name in counting_images]]
+    patches = {bench: load_features(features_root / f"{bench}.npz")[1][f"k{k}"] for bench, k in grids.items()}
     return whole, patches

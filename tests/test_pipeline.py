@@ -102,7 +102,7 @@ def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):
         assert all(set(v) == {"mae", "mse"} and 0 <= v["mae"] <= v["mse"] for v in row.values())
     evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
     for bench in benchmarks:  # SYRAC's row is the evaluation's: same encoder, probe and patches
-        assert ablation["synthetic_rank"][bench]["mae"] == pytest.approx(evaluated[bench]["mae"], rel=1e-5)
+        assert ablation["synthetic_rank"][bench]["mae"] == evaluated[bench]["mae"]  # the same cached features
     assert (tiny_repo / "plots/ablation/ablation.png").stat().st_size > 5000
 
 
