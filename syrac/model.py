@@ -102,9 +102,10 @@ class RankCounter(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images))
 
-    def uses_bf16(self) -> bool:
-        """Whether it computes in bf16 on its current device: ``precision`` allows it and bf16 is native there."""
-        return self.precision == "auto" and native_bf16(next(self.parameters()).device)
+    def uses_bf16(self, device: torch.device | None = None) -> bool:
+        """Whether it computes in bf16 on ``device`` (default: its current one): ``precision`` allows
+        it and bf16 is native there."""
+        return self.precision == "auto" and native_bf16(device or next(self.parameters()).device)
 
     def autocast(self):
         """bf16 autocast where ``uses_bf16`` (bf16 needs no loss scaling); a no-op otherwise."""
@@ -136,8 +137,8 @@ def native_bf16(device: torch.device) -> bool:
 def to_device(model: RankCounter, device: torch.device) -> RankCounter:
     """channels_last where the model will compute in bf16 there (``model.precision`` auto on native
     bf16): cuDNN and oneDNN (AMX) bf16 convolutions run faster in it. fp32 keeps the default layout."""
-    bf16 = model.precision == "auto" and native_bf16(device)
-    return model.to(device, memory_format=torch.channels_last if bf16 else torch.contiguous_format)
+    layout = torch.channels_last if model.uses_bf16(device) else torch.contiguous_format
+    return model.to(device, memory_format=layout)
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
