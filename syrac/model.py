@@ -125,18 +125,19 @@ def compute_device() -> torch.device:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether the hardware multiplies bf16 natively: any CUDA GPU, or a CPU with AMX tiles (Intel
-    Sapphire Rapids and later), where bf16 convolutions train ResNets about twice as fast as fp32.
+    """Whether the hardware multiplies bf16 natively: any CUDA GPU, or a CPU with AVX512-BF16
+    instructions (Intel Cooper Lake and later, AMX ones included; AMD Zen 4 and later). On such CPUs
+    oneDNN's bf16 convolutions train a ResNet-50 2 to 2.5 times as fast as fp32 (benchmarks/RESULTS.md).
     Elsewhere bf16 is emulated and slower than fp32."""
     if device.type == "cuda":
         return True
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, hence the guard
-    return device.type == "cpu" and amx is not None and amx()
+    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private, hence the guard
+    return device.type == "cpu" and avx512_bf16 is not None and avx512_bf16()
 
 
 def to_device(model: RankCounter, device: torch.device) -> RankCounter:
     """channels_last where the model will compute in bf16 there (``model.precision`` auto on native
-    bf16): cuDNN and oneDNN (AMX) bf16 convolutions run faster in it. fp32 keeps the default layout."""
+    bf16): cuDNN's and oneDNN's bf16 convolutions run faster in it. fp32 keeps the default layout."""
     layout = torch.channels_last if model.uses_bf16(device) else torch.contiguous_format
     return model.to(device, memory_format=layout)
 
