@@ -52,10 +52,16 @@ def benchmark_count(rng: np.random.Generator, bench: SimBenchmark) -> int:
     return int(np.clip(round(raw), *bench.count_range))
 
 
+def benchmark_scene(cfg: Config, key: str, bench: SimBenchmark, index: int) -> sim.Scene:
+    """The scene of image ``index`` (``IMG_{index + 1}``) of a simulated split, decided by its seed
+    alone; ``key`` names the split: "sim_sparse" (test), "sim_sparse/train"."""
+    rng = sim.scene_rng(cfg.seed, BENCHMARKS, zlib.crc32(key.encode()), index)
+    return sim.source_scene(rng, sim.STYLES[bench.style], benchmark_count(rng, bench), cfg.world.min_person_px)
+
+
 def _render_image(job) -> tuple[Path, int]:
-    cfg, name, bench, index, image_dir, truth_dir = job
-    rng = sim.scene_rng(cfg.seed, BENCHMARKS, zlib.crc32(name.encode()), index)  # name: "sim_sparse", "sim_sparse/train"
-    scene = sim.source_scene(rng, sim.STYLES[bench.style], benchmark_count(rng, bench), cfg.world.min_person_px)
+    cfg, key, bench, index, image_dir, truth_dir = job
+    scene = benchmark_scene(cfg, key, bench, index)
     stem = f"IMG_{index + 1}"
     storage.write_image(image_dir / f"{stem}.jpg", sim.render(scene))
     storage.write_json(truth_dir / f"{stem}.json", {"points": [[round(x, 2), round(y, 2)] for x, y in scene.head_points()]})

@@ -1,5 +1,6 @@
 """The README's results block is generated from metrics/, never typed."""
 
+import dataclasses
 import json
 
 import pytest
@@ -67,3 +68,37 @@ def test_the_label_noise_study_collects_every_finished_experiment(tmp_path):
                             "no_pretraining": {"sim_sparse": 60.0, "sim_dense": 600.0}}
     label_noise.plot(tmp_path / "noise.png", study)
     assert (tmp_path / "noise.png").stat().st_size > 5000
+
+
+def _cfg_with_sparse_images(n: int):
+    import yaml
+
+    from syrac import config
+
+    data = yaml.safe_load(open("params.yaml"))
+    data["benchmarks"]["sim_sparse"]["n_images"] = n
+    return config.from_dict(data)
+
+
+def test_residuals_follow_the_rendered_scenes_and_refuse_other_parameters(tmp_path):
+    from scipy.stats import spearmanr
+
+    from syrac import residuals, storage
+    from syrac.benchmarks import benchmark_scene, render_benchmark
+
+    cfg = _cfg_with_sparse_images(8)
+    render_benchmark(cfg, "sim_sparse", tmp_path / "images", tmp_path / "truth")
+    true = [len(storage.read_json(tmp_path / "truth" / f"IMG_{i + 1}.json")["points"]) for i in range(8)]
+    scenes = [benchmark_scene(cfg, "sim_sparse", cfg.benchmarks["sim_sparse"], i) for i in range(8)]
+    heights = [residuals.PROPERTIES["person height"](s) for s in scenes]
+    # an error that grows with person height alone: log((pred + 1) / (true + 1)) = log(height)
+    rows = [(f"IMG_{i + 1}.jpg", t, (t + 1) * h - 1) for i, (t, h) in enumerate(zip(true, heights))]
+    storage.write_csv(tmp_path / "predictions.csv", ["image", "true_count", "predicted_count"], rows)
+
+    rho = residuals.correlations(cfg, "sim_sparse", tmp_path / "predictions.csv")
+    assert rho["person height"] == pytest.approx(1.0)
+    blur = [s.blur for s in scenes]
+    assert rho["blur"] == pytest.approx(spearmanr(blur, heights).statistic)
+
+    with pytest.raises(ValueError, match="run `dvc repro` with these parameters"):
+        residuals.correlations(dataclasses.replace(cfg, seed=1), "sim_sparse", tmp_path / "predictions.csv")
