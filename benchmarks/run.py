@@ -12,7 +12,8 @@ Prints a table and writes benchmarks/results/<device>.json. Sections:
   batched path (fp16 on CUDA).
 - pretrain: rank pre-training steps of ResNet-50 (640x853 on a GPU): a plain fp32 loop that decodes
   and resizes the JPEGs every step against the project's path (images decoded once, channels_last,
-  bf16 autocast on CUDA), with the share of each step spent waiting for data.
+  bf16 autocast on CUDA), with the share of each step spent waiting for data and, on a GPU, NVML's
+  utilisation (the share of time a kernel ran) over the timed steps.
 - inference: KxK patch counting, all patches of an image in one batch against one patch per call.
 - memory: peak memory of generating and encoding N and 10N images (streaming: it should not grow).
 """
@@ -59,6 +60,32 @@ def _timed(function, repeats: int) -> float:
         function()
     _sync()
     return (time.perf_counter() - start) / repeats
+
+
+class GpuUtilisation:
+    """Mean of NVML's GPU utilisation (share of time a kernel was running) sampled every 100 ms
+    while the block runs; None off CUDA. NVML averages over 1/6 to 1 s, so time blocks of seconds."""
+
+    def __enter__(self):
+        import threading
+
+        self.samples, self.mean = [], None
+        self._stop = threading.Event()
+        if GPU:
+            torch.cuda.utilization()  # fails here, not in the thread, when NVML is missing
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.1):
+            self.samples.append(torch.cuda.utilization())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if GPU:
+            self._thread.join()
+            self.mean = float(np.mean(self.samples)) / 100 if self.samples else None
 
 
 def _peak_rss_of(command: list[str], cwd: Path) -> tuple[float, float]:
@@ -185,12 +212,14 @@ def bench_pretrain(steps: int, batch: int) -> dict:
             model, optimiser = model_and_optimiser(fast)
             step(model, optimiser, images, fast)
             _sync()
-            start, waited = time.perf_counter(), 0.0
-            for _ in range(steps):
-                waited += step(model, optimiser, images, fast)
-            _sync()
-            seconds = time.perf_counter() - start
-            results[name] = {"pairs_per_s": steps * batch / seconds, "data_wait_share": waited / seconds}
+            with GpuUtilisation() as busy:
+                start, waited = time.perf_counter(), 0.0
+                for _ in range(steps):
+                    waited += step(model, optimiser, images, fast)
+                _sync()
+                seconds = time.perf_counter() - start
+            results[name] = {"pairs_per_s": steps * batch / seconds, "data_wait_share": waited / seconds,
+                             "gpu_utilisation": busy.mean}
     return {"input_size": list(size), "batch_pairs": batch, "steps": steps, **results,
             "speedup": results["project"]["pairs_per_s"] / results["plain_fp32"]["pairs_per_s"]}
 
@@ -264,10 +293,13 @@ def table(results: dict) -> str:
                      g["naive_fp32_images_per_s"], g["speedup"]))
     if "pretrain" in results:
         r = results["pretrain"]
+        def pipeline(run: dict) -> str:
+            busy = run.get("gpu_utilisation")
+            return f"data wait {run['data_wait_share']:.0%}" + (f", GPU busy {busy:.0%}" if busy is not None else "")
+
         rows.append((f"ResNet-50 rank pre-training {r['input_size'][0]}x{r['input_size'][1]} (pairs/s)",
-                     f"project (data wait {r['project']['data_wait_share']:.0%})", r["project"]["pairs_per_s"],
-                     f"plain fp32 (data wait {r['plain_fp32']['data_wait_share']:.0%})", r["plain_fp32"]["pairs_per_s"],
-                     r["speedup"]))
+                     f"project ({pipeline(r['project'])})", r["project"]["pairs_per_s"],
+                     f"plain fp32 ({pipeline(r['plain_fp32'])})", r["plain_fp32"]["pairs_per_s"], r["speedup"]))
     if "inference" in results:
         r = results["inference"]
         rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",
@@ -294,7 +326,7 @@ def main() -> None:
                                                        f"{torch.get_num_threads()} threads)"
     print(f"device: {device}; torch {torch.__version__}")
     runs = {"repro": bench_repro, "generation": lambda: bench_generation(4),
-            "pretrain": lambda: bench_pretrain(steps=10 if GPU else 3, batch=8 if GPU else 4),
+            "pretrain": lambda: bench_pretrain(steps=30 if GPU else 3, batch=8 if GPU else 4),
             "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
             "memory": lambda: bench_memory(per_count=20)}
     results = {"device": device, "torch": torch.__version__}
