@@ -293,6 +293,7 @@ def table(results: dict) -> str:
                      g["naive_fp32_images_per_s"], g["speedup"]))
     if "pretrain" in results:
         r = results["pretrain"]
+
         def pipeline(run: dict) -> str:
             busy = run.get("gpu_utilisation")
             return f"data wait {run['data_wait_share']:.0%}" + (f", GPU busy {busy:.0%}" if busy is not None else "")

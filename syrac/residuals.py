@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from syrac import config, sim, storage
+from syrac import config, storage
 from syrac.benchmarks import benchmark_scene
 from syrac.config import Config, SimBenchmark
 
@@ -34,7 +34,7 @@ def correlations(cfg: Config, name: str, predictions: Path) -> dict[str, float]:
     errors, scenes = [], []
     for row in storage.read_csv(predictions):
         index = int(Path(row["image"]).stem.removeprefix("IMG_")) - 1
-        scene: sim.Scene = benchmark_scene(cfg, name, bench, index)
+        scene = benchmark_scene(cfg, name, bench, index)
         if scene.count != int(row["true_count"]):
             raise ValueError(f"{predictions}: {row['image']} holds {row['true_count']} people, but params.yaml's "
                              f"scene for it holds {scene.count}: run `dvc repro` with these parameters first")
