@@ -70,23 +70,17 @@ def test_the_label_noise_study_collects_every_finished_experiment(tmp_path):
     assert (tmp_path / "noise.png").stat().st_size > 5000
 
 
-def _cfg_with_sparse_images(n: int):
-    import yaml
-
-    from syrac import config
-
-    data = yaml.safe_load(open("params.yaml"))
-    data["benchmarks"]["sim_sparse"]["n_images"] = n
-    return config.from_dict(data)
-
-
 def test_residuals_follow_the_rendered_scenes_and_refuse_other_parameters(tmp_path):
     from scipy.stats import spearmanr
 
-    from syrac import residuals, storage
+    import yaml
+    from repo import REPO, merge
+
+    from syrac import config, residuals, storage
     from syrac.benchmarks import benchmark_scene, render_benchmark
 
-    cfg = _cfg_with_sparse_images(8)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    cfg = config.from_dict(merge(params, {"benchmarks": {"sim_sparse": {"n_images": 8}}}))
     render_benchmark(cfg, "sim_sparse", tmp_path / "images", tmp_path / "truth")
     true = [len(storage.read_json(tmp_path / "truth" / f"IMG_{i + 1}.json")["points"]) for i in range(8)]
     scenes = [benchmark_scene(cfg, "sim_sparse", cfg.benchmarks["sim_sparse"], i) for i in range(8)]
