@@ -10,16 +10,16 @@ from syrac import config, storage
 from syrac.ablation import cached_features, initial_model, init_strategy, strategy_features
 from syrac.analysis import grouped_bars
 from syrac.benchmarks import read_manifest
-from syrac.evaluation import patch_true_counts, scores, true_counts
+from syrac.evaluation import patch_true_counts, read_grids, scores, true_counts
 from syrac.features import extract
 from syrac.model import compute_device, load_rank_model, to_device
 from syrac.probe import fit_probe
 
 if __name__ == "__main__":
     (rank_path, intra_path, end_to_end_path, counting_dir, bench_root, counting_features, bench_features, train_root,
-     truth_root, train_truth_root, metrics_path, plots_dir) = map(Path, sys.argv[1:13])
+     truth_root, train_truth_root, grids_path, metrics_path, plots_dir) = map(Path, sys.argv[1:14])
     cfg = config.load_for_stage()
-    grids, size = cfg.evaluate.patches, cfg.model.input_size
+    grids, size = read_grids(grids_path), cfg.model.input_size
     labels = storage.read_csv(counting_dir / "labels.csv")
     counting = [counting_dir / r["image"] for r in labels]
     prompted = np.array([float(r["prompted_count"]) for r in labels])

@@ -9,15 +9,15 @@ from syrac import config
 from syrac.analysis import image_grid
 from syrac.benchmarks import read_manifest
 from syrac.count import draw_patch_counts, load_counter
-from syrac.evaluation import true_counts
+from syrac.evaluation import read_grids, true_counts
 from syrac.storage import read_image
 
 if __name__ == "__main__":
-    counter_path, bench_root, truth_root, plots_dir = map(Path, sys.argv[1:5])
+    counter_path, bench_root, truth_root, grids_path, plots_dir = map(Path, sys.argv[1:6])
     cfg = config.load_for_stage()
-    counter = load_counter(counter_path)
+    counter, grids = load_counter(counter_path), read_grids(grids_path)
     for name in cfg.benchmarks:
-        k = cfg.evaluate.patches[name]
+        k = grids[name]
         names, paths = read_manifest(bench_root / name)
         true = true_counts(truth_root / name, names)
         order = np.argsort(true, kind="stable")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 
 from syrac import config, datasets
-
-ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
 from syrac.diffusion import resolve_model
 from syrac.model import MissingWeightsError, imagenet_weights
+
+ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
 
 
 def dataset_problems(cfg: config.Config) -> list[str]:

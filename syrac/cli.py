@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from syrac.count import draw_patch_counts, load_counter
 from syrac.storage import IMAGE_SUFFIXES, atomic_path, list_images, read_image
 
@@ -29,13 +31,16 @@ def _expand(inputs: list[Path]) -> list[Path]:
 
 
 def count(args: argparse.Namespace) -> int:
+    """Counts go to stdout (text, CSV or JSON); progress, skipped files and the summary to stderr,
+    so a redirected table never holds a progress line."""
     counter = load_counter(args.model)
+    paths = _expand(args.inputs)
     rows, failed = [], 0
-    for path in _expand(args.inputs):
+    for path in tqdm(paths, desc="counting", unit="img", file=sys.stderr, disable=len(paths) < 2):
         try:
             image = read_image(path)
         except ValueError as error:  # report and go on: one bad file should not lose the rest
-            print(f"skipped: {error}", file=sys.stderr)
+            tqdm.write(f"skipped: {error}", file=sys.stderr)
             failed += 1
             continue
         patches = counter.patch_counts(image, args.patches)
@@ -54,6 +59,7 @@ def count(args: argparse.Namespace) -> int:
     else:
         for r in rows:
             print(f"{r['image']}\t{r['count']:.1f}")
+    print(f"counted {len(rows)} image(s), skipped {failed} unreadable", file=sys.stderr)
     return 1 if failed else 0
 
 

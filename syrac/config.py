@@ -11,6 +11,7 @@ import dataclasses
 import math
 import signal
 import sys
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,20 +246,25 @@ class Probe:
         _require(self.folds >= 2, f"{key}.folds", self.folds, ">= 2")
 
 
+AUTO = "auto"  # evaluate.patches: K chosen by the label-free rule among evaluate.sweep
+
+
 @dataclass(frozen=True)
 class Evaluate:
     """K per benchmark: datasets differ in resolution, so each gets the grid whose patches are
     closest to the network's input size (one K for 768x1024 ShanghaiTech B and 2000x3000 UCF-QNRF
     would shrink one or blow up the other)."""
 
-    patches: dict[str, int]
+    patches: dict[str, int | str]  # K, or "auto": the label-free rule of syrac.evaluation.choose_grid
     sweep: tuple[int, ...]
 
     def validate(self, key: str) -> None:
         _require(len(self.sweep) >= 1 and all(1 <= k <= 16 for k in self.sweep), f"{key}.sweep",
                  list(self.sweep), "a non-empty list of K with 1 <= K <= 16")
         for name, k in self.patches.items():
-            if _require(1 <= k <= 16, f"{key}.patches.{name}", k, "1 <= K <= 16"):
+            if isinstance(k, str):
+                _require(k == AUTO, f"{key}.patches.{name}", k, f"a K with 1 <= K <= 16, or {AUTO}")
+            elif _require(1 <= k <= 16, f"{key}.patches.{name}", k, f"1 <= K <= 16, or {AUTO}"):
                 _require(k in self.sweep, f"{key}.patches.{name}", k,
                          f"one of evaluate.sweep {list(self.sweep)} (features are extracted for those K only)")
 
@@ -336,6 +342,9 @@ class Config:
         return {n: b for n, b in self.benchmarks.items() if isinstance(b, DatasetSplit)}
 
 
+SCALAR_NAMES = {int: "an integer", float: "a number", str: "a string"}
+
+
 def _convert(value, hint, key: str):
     """Convert a YAML value to the annotated type, or record which key is wrong and why."""
     origin = typing.get_origin(hint)
@@ -360,7 +369,11 @@ def _convert(value, hint, key: str):
             return _INVALID
         items = tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
         return _INVALID if _INVALID in items else items
-    if hint is bool:
+    if origin is types.UnionType:  # a choice of scalars, e.g. int | str; each type's own rule is in validate
+        scalars = typing.get_args(hint)
+        ok = _require(isinstance(value, scalars) and not isinstance(value, bool), key, value,
+                      " or ".join(SCALAR_NAMES[t] for t in scalars))
+    elif hint is bool:
         ok = _require(isinstance(value, bool), key, value, "true or false")
     elif hint is int:
         ok = _require(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer")

@@ -43,6 +43,25 @@ def scores(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
             "spearman": float(spearmanr(predicted, true)[0]) if np.ptp(predicted) > 0 else 0.0}
 
 
+IN_RANGE_SHARE = 0.9  # "nearly all patches": the share that must lie within the probe's label range
+
+
+def choose_grid(probe: LinearProbe, patches: dict[int, np.ndarray], max_label: float) -> tuple[int, dict[int, float]]:
+    """The label-free K rule: the coarsest grid whose patches the probe counts within the range of
+    labels it was fitted on. The counting set never shows more than ``max_label`` people, so a patch
+    counted above that is an extrapolation (the paper's reason for patches), while a needlessly fine
+    grid enlarges people to a scale the encoder never saw. Reads predictions, never a label.
+    ``patches`` maps K to N x K*K x D features; returns K and each K's 90th-percentile patch count."""
+    upper = {k: float(np.quantile(probe.patch_counts(f), IN_RANGE_SHARE)) for k, f in sorted(patches.items())}
+    within = [k for k, count in upper.items() if count <= max_label]
+    return (within[0] if within else max(upper)), upper
+
+
+def read_grids(path: Path) -> dict[str, int]:
+    """K of each benchmark, as the choose_patches stage decided it."""
+    return {name: int(row["patches"]) for name, row in storage.read_json(path).items()}
+
+
 def load_features(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     with np.load(path) as data:
         return [str(n) for n in data["images"]], {k: data[k] for k in data.files if k != "images"}

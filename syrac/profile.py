@@ -39,6 +39,8 @@ def switch(name: str, params_path: str | Path = "params.yaml") -> int:
     if not profile_path.is_file():
         known = sorted(p.stem for p in PROFILES.glob("*.yaml"))
         raise config.ConfigError([f"no profile '{name}'; known profiles: {', '.join(known)}"])
+    if not Path(params_path).is_file():
+        raise config.ConfigError([f"{params_path} not found: run from the repository root, where params.yaml lives"])
     yaml = YAML()  # round-trip mode: comments and key order survive
     yaml.width = 120
     params = yaml.load(Path(params_path).read_text())

@@ -2,6 +2,7 @@
 
     python -m syrac.report                 # print the tables
     python -m syrac.report --readme README.md   # rewrite the block between the results markers
+    python -m syrac.report --metrics metrics/real --block real-results --readme README.md   # the real profile's
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 
 from syrac.storage import read_json, write_bytes
 
-START, END = "<!-- results:start -->", "<!-- results:end -->"
+def markers(block: str) -> tuple[str, str]:
+    """The README comments between which a results block is generated."""
+    return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -34,32 +37,77 @@ def _mae_mse(row: dict, names: list[str]) -> list[str]:
     return [f"{row[n][m]:.1f}" for n in names for m in ("mae", "mse")]
 
 
+# The paper's own figures (its Tables 1-3, MAE / MSE), quoted beside ours for the real benchmarks.
+PAPER_NAMES = {"shanghaitech_a": "SHA", "shanghaitech_b": "SHB", "jhu_crowd": "JHU", "ucf_qnrf": "QNRF"}
+PAPER_TABLE_1 = {  # method: {benchmark: (MAE, MSE)}
+    "SYRAC 2x2 (the paper)": {"SHB": (49.0, 60.3), "JHU": (194.0, 583.9), "SHA": (196.0, 295.2), "QNRF": (390.0, 697.5)},
+    "CrowdCLIP (uses labels for early stopping)": {"SHB": (69.3, 85.8), "JHU": (213.7, 576.1), "SHA": (146.1, 236.3),
+                                                   "QNRF": (283.3, 488.7)},
+    "CSS-CCNN": {"JHU": (217.6, 651.3), "SHA": (197.3, 295.9), "QNRF": (437.0, 722.3)},
+}
+PAPER_TABLE_2 = {"1": {"SHB": (38.9, 55.8), "JHU": (215.0, 654.3), "SHA": (259.5, 411.5), "QNRF": (392.6, 692.7)},
+                 "2": {"SHB": (49.0, 60.3), "JHU": (194.0, 583.9), "SHA": (196.0, 295.2), "QNRF": (390.0, 697.5)},
+                 "3": {"SHB": (85.8, 94.4), "JHU": (226.4, 584.6), "SHA": (239.6, 329.7), "QNRF": (355.5, 641.5)},
+                 "4": {"SHB": (160.1, 166.8), "JHU": (267.8, 610.1), "SHA": (336.4, 453.2), "QNRF": (351.9, 611.3)}}
+PAPER_TABLE_3 = {
+    "no_pretraining": {"SHB": (113.6, 145.8), "JHU": (304.4, 778.7), "SHA": (372.6, 498.2), "QNRF": (671.0, 997.9)},
+    "imagenet_features": {"SHB": (54.4, 89.9), "JHU": (287.5, 1077.5), "SHA": (243.1, 370.0), "QNRF": (535.6, 932.6)},
+    "intra_image_rank": {"SHB": (59.9, 89.2), "JHU": (209.9, 619.9), "SHA": (226.0, 365.0), "QNRF": (486.1, 841.8)},
+    "synthetic_rank": PAPER_TABLE_1["SYRAC 2x2 (the paper)"],
+}
+
+
+def _quoted(row: dict, names: list[str]) -> list[str]:
+    """A row of the paper's figures under our benchmark columns ("-" where the paper has none)."""
+    cells = [row.get(PAPER_NAMES.get(n, ""), None) for n in names]
+    return [f"{c[i]:.1f}" if c else "-" for c in cells for i in (0, 1)]
+
+
 def tables(metrics_dir: Path) -> str:
     evaluation = read_json(metrics_dir / "eval.json")
     sweep = read_json(metrics_dir / "patch_sweep.json")
     pretrain = read_json(metrics_dir / "pretrain.json")
     umap = read_json(metrics_dir / "umap.json")
     ablation = read_json(metrics_dir / "ablation.json")
+    chosen = read_json(metrics_dir / "patches.json")
     names = list(evaluation)
+    real = any(n in PAPER_NAMES for n in names)
     grids = ", ".join(f"{n} {evaluation[n]['patches']}x{evaluation[n]['patches']}" for n in names)
     mae_mse_header = [f"{n} {m}" for n in names for m in ("MAE", "MSE")]
-    main = _table(["method"] + mae_mse_header + [f"{n} Spearman" for n in names], [
-        [f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names],
-        ["always the mean noisy label"] + [x for n in names for x in (f"{evaluation[n]['mean_label_baseline_mae']:.1f}", "-")]
-        + ["-" for _ in names],
-        [STRATEGY_NAMES["oracle"]] + _mae_mse(ablation["oracle"], names) + ["-" for _ in names],
-    ])
+    dashes = ["-" for _ in names]
+
+    def constant(which: str) -> list[str]:
+        return [f"{evaluation[n][f'{which}_baseline_{m}']:.1f}" for n in names for m in ("mae", "mse")]
+
+    rows = [[f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names],
+            ["always the mean noisy label"] + constant("mean_label") + dashes,
+            ["always the training split's mean count (uses labels)"] + constant("train_mean") + dashes,
+            [STRATEGY_NAMES["oracle"]] + _mae_mse(ablation["oracle"], names) + dashes]
+    if real:
+        rows += [[f"quoted: {method}"] + _quoted(row, names) + dashes for method, row in PAPER_TABLE_1.items()]
+    main = _table(["method"] + mae_mse_header + [f"{n} Spearman" for n in names], rows)
     sizes = sorted({g for n in names for g in sweep[n]}, key=int)
-    patch = _table(["K"] + mae_mse_header,
-                   [[g] + [f"{sweep[n][g][m]:.1f}" for n in names for m in ("mae", "mse")] for g in sizes])
-    strategies = _table(["pre-training"] + mae_mse_header,
-                        [[STRATEGY_NAMES.get(s, s)] + _mae_mse(row, names) for s, row in ablation.items()])
+
+    def marked(n: str, g: str) -> str:  # * the K counted with, ^ the label-free rule's choice
+        return ("*" if int(g) == evaluation[n]["patches"] else "") + ("^" if int(g) == chosen[n]["auto_choice"] else "")
+
+    patch = _table(["K"] + mae_mse_header + [f"{n} Spearman" for n in names],
+                   [[g] + [f"{sweep[n][g][m]:.1f}{marked(n, g) if m == 'mae' else ''}" for n in names for m in ("mae", "mse")]
+                    + [f"{sweep[n][g]['spearman']:.3f}" for n in names] for g in sizes]
+                   + ([[f"quoted: K = {g} (the paper)"] + _quoted(PAPER_TABLE_2[g], names) + dashes
+                       for g in sizes if g in PAPER_TABLE_2] if real else []))
+    strategy_rows = [[STRATEGY_NAMES.get(s, s)] + _mae_mse(row, names) for s, row in ablation.items()]
+    if real:
+        strategy_rows += [[f"quoted: {STRATEGY_NAMES[s].strip('*')} (the paper)"] + _quoted(row, names)
+                          for s, row in PAPER_TABLE_3.items()]
+    strategies = _table(["pre-training"] + mae_mse_header, strategy_rows)
     notes = (f"Rank pre-training: held-out ranking accuracy {pretrain['holdout_ranking_accuracy']:.3f} "
              f"(best of {pretrain['epochs_run']} epochs: {pretrain['best_epoch']}). Spearman correlation of the "
              "rank head's proxy count with the true count: "
              + ", ".join(f"{n} {umap[n]['spearman_proxy_vs_true']:.3f}" for n in names) + ".")
     text = (f"Counting, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{main}\n\n"
-            f"Patch grid K (Table 2):\n\n{patch}\n\nPre-training ablation, same probe and patches ({grids}) "
+            f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
+            f"Pre-training ablation, same probe and patches ({grids}) "
             f"(Table 3):\n\n{strategies}\n\n{notes}\n")
     if (metrics_dir / "label_noise.json").is_file():
         study = read_json(metrics_dir / "label_noise.json")
@@ -71,21 +119,23 @@ def tables(metrics_dir: Path) -> str:
     return text
 
 
-def update_readme(readme: Path, metrics_dir: Path) -> None:
+def update_readme(readme: Path, metrics_dir: Path, block: str = "results") -> None:
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{readme}: add the markers {START} and {END} where the tables go")
-    block = f"{START}\n{tables(metrics_dir)}{END}"
-    write_bytes(readme, re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S).encode())
+    start, end = markers(block)
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme}: add the markers {start} and {end} where the tables go")
+    generated = f"{start}\n{tables(metrics_dir)}{end}"
+    write_bytes(readme, re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: generated, text, flags=re.S).encode())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     parser.add_argument("--readme", type=Path, help="rewrite the results block of this file")
+    parser.add_argument("--block", default="results", help="which block: results (metrics/) or real-results (metrics/real)")
     args = parser.parse_args()
     if args.readme:
-        update_readme(args.readme, args.metrics)
+        update_readme(args.readme, args.metrics, args.block)
     else:
         print(tables(args.metrics))
 

@@ -173,5 +173,17 @@ def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothin
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: params.yaml: pretrain.lr = -1.0 is not allowed: > 0",
-        "error: params.yaml: evaluate.patches.sim_sparse = 0 is not allowed: 1 <= K <= 16"]
+        "error: params.yaml: evaluate.patches.sim_sparse = 0 is not allowed: 1 <= K <= 16, or auto"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_auto_k_takes_the_coarsest_grid_counted_within_the_label_range():
+    from syrac.evaluation import choose_grid
+
+    probe = LinearProbe(np.array([1.0], dtype=np.float32), 0.0)  # the count of a patch is its one feature
+    patches = {k: np.full((10, k * k, 1), 400.0 / (k * k)) for k in (1, 2, 3, 4)}  # 400 people, spread evenly
+    patches[2][0, 0, 0] = 900.0  # one patch in 40 above the range does not matter at the 90% share
+    k, upper = choose_grid(probe, patches, max_label=200)
+    assert k == 2 and upper[1] == pytest.approx(400) and upper[2] == pytest.approx(100)
+    assert choose_grid(probe, patches, max_label=10)[0] == 4  # nothing fits: the finest grid
+    assert choose_grid(probe, patches, max_label=500)[0] == 1

@@ -1,53 +1,18 @@
 """End to end: the whole DVC DAG on a tiny profile, in a fresh git + DVC copy of the repo."""
 
+import hashlib
 import json
 import re
 import shutil
 import signal
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from layouts import BUILDERS
-from repo import dvc, interrupt_stage, make_repo
-
-TINY = {
-    "sources": {"n_images": 10, "dense_fraction": 0.3, "count_range": [2, 200]},
-    "pairs": {"edits_per_source": 2},
-    "counting": {"images_per_count": 3, "prompted_counts": [0, 5, 50]},
-    "benchmarks": {"sim_sparse": {"n_images": 12, "train_images": 8},
-                   "sim_dense": {"n_images": 12, "count_range": [33, 600], "train_images": 8}},
-    "model": {"input_size": [32, 48]},
-    "pretrain": {"epochs": 2, "batch_size": 8},
-    "probe": {"folds": 3},
-    "umap": {"n_neighbors": 5},
-    "data": {"bad_images": "skip"},
-    "ablation": {"intra_crops": 2, "end_to_end_epochs": 2},
-    "evaluate": {"patches": {"sim_sparse": 2, "sim_dense": 3}},
-}
-# One fixture per official dataset layout, evaluated by the same DAG as the simulated benchmarks.
-DATASETS = {
-    "shanghaitech_a": ("shanghaitech", "datasets/ShanghaiTech/part_A", [40, 12, 75, 3]),
-    "shanghaitech_b": ("shanghaitech", "datasets/ShanghaiTech/part_B", [9, 30, 21]),
-    "ucf_qnrf": ("ucf_qnrf", "datasets/UCF-QNRF_ECCV18", [120, 0, 64]),
-    "jhu_crowd": ("jhu_crowd", "datasets/jhu_crowd_v2.0", [5, 0, 17, 2]),
-}
-
-
-@pytest.fixture(scope="module")
-def tiny_repo(tmp_path_factory):
-    def add_datasets(root, params):
-        for name, (fmt, folder, counts) in DATASETS.items():
-            BUILDERS[fmt](root / folder, "test", counts)
-            BUILDERS[fmt](root / folder, "train", [c + 3 for c in counts])  # the oracle's labelled split
-            params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
-            params["evaluate"]["patches"][name] = 2
-        (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
-        (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
-
-    root = make_repo(tmp_path_factory.mktemp("syrac_e2e"), TINY, add_datasets)
-    dvc("repro", cwd=root)
-    return root
+from conftest import DATASETS
+from repo import dvc, env, interrupt_stage
 
 
 def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
@@ -81,6 +46,24 @@ def test_every_dataset_layout_is_evaluated_through_the_dag(tiny_repo):
         rows = (tiny_repo / "plots/predictions" / f"{name}.csv").read_text().splitlines()[1:]
         assert [int(row.split(",")[1]) for row in rows] == counts
         assert set(json.loads((tiny_repo / "metrics/patch_sweep.json").read_text())[name]) == {"1", "2", "3", "4"}
+
+
+def test_auto_k_is_the_coarsest_grid_counted_within_the_label_range_and_every_k_is_saved(tiny_repo):
+    chosen = json.loads((tiny_repo / "metrics/patches.json").read_text())
+    evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
+    auto = chosen["ucf_qnrf"]
+    upper = {int(k): c for k, c in auto["patch_count_q90"].items()}
+    in_range = [k for k in sorted(upper) if upper[k] <= auto["max_label"]] or [4]
+    assert auto["rule"] == "auto" and auto["patches"] == in_range[0] == auto["auto_choice"] and auto["max_label"] == 50
+    assert evaluated["ucf_qnrf"]["patches"] == auto["patches"] and sorted(upper) == [1, 2, 3, 4]
+    assert chosen["sim_dense"]["rule"] == "fixed" and chosen["sim_dense"]["patches"] == 3
+    sweep = json.loads((tiny_repo / "metrics/patch_sweep.json").read_text())["ucf_qnrf"]
+    rows = (tiny_repo / "plots/patch_sweep_predictions/ucf_qnrf.csv").read_text().splitlines()
+    assert rows[0] == "image,true_count,k1,k2,k3,k4" and len(rows) == 4
+    predicted_k = [float(row.split(",")[1 + auto["patches"]]) for row in rows[1:]]
+    evaluated_rows = (tiny_repo / "plots/predictions/ucf_qnrf.csv").read_text().splitlines()[1:]
+    assert predicted_k == [float(row.split(",")[2]) for row in evaluated_rows]
+    assert set(sweep[str(auto["patches"])]) == {"mae", "mse", "spearman"}
 
 
 def test_ground_truth_is_written_apart_and_read_only_by_evaluation_stages(tiny_repo):
@@ -117,7 +100,9 @@ def test_dvc_plots_show_renders_every_declared_plot(tiny_repo):
         assert re.search(rf'id\s*=\s*"{path.replace("/", "_").replace(".", "_")}"', html), path
 
 
-TRAINING_STAGES = ("synthesize_pairs", "synthesize_counting", "pretrain", "extract_features", "probe")
+# Every stage that trains or decides (K included) before the evaluation; `check` parses annotations only to
+# validate their format, and its output never changes.
+TRAINING_STAGES = ("synthesize_pairs", "synthesize_counting", "pretrain", "extract_features", "probe", "choose_patches")
 # The ablation's baselines: rerun on corrupted truth, they must run, but their bytes are not compared
 # (two of six full test runs failed the byte comparison; the one inspected was pretrain_intra's
 # weights, the other was not recorded; cause not found).
@@ -186,7 +171,9 @@ def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_pa
     code = cli.main(["count", str(folder), "--model", str(tiny_repo / "models/syrac.pt"), "--patches", "2",
                      "--out", str(tmp_path / "overlays"), "--format", "csv"])
     out, err = capsys.readouterr()
-    assert code == 1 and "d.jpg" in err
+    assert code == 1 and "skipped: " in err and "d.jpg" in err
+    assert "counting: 100%" in err and "4/4" in err  # a progress bar, on stderr only
+    assert err.rstrip().endswith("counted 3 image(s), skipped 1 unreadable")
     lines = out.strip().splitlines()
     assert lines[0] == "image,count" and [line.split(",")[0].rsplit("/", 1)[1] for line in lines[1:]] == ["a.jpg", "b.png", "c.png"]
     evaluated = {r.split(",")[0]: float(r.split(",")[2])
@@ -202,6 +189,50 @@ def test_syrac_count_without_a_model_says_what_to_run(tmp_path, capsys):
 
     assert cli.main(["count", str(tmp_path), "--model", str(tmp_path / "missing.pt")]) == 2
     assert "dvc repro" in capsys.readouterr().err
+
+
+def _tree_hashes(root):
+    """MD5 of every file of the repository (outputs, DVC cache and committed files), DVC's scratch apart."""
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.parts and not p.is_relative_to(root / ".dvc/tmp")}
+
+
+REFUSED = {  # one bad value of each kind, and the line that must say why
+    "out-of-range number": ("evaluate.patches.sim_sparse", 0, "evaluate.patches.sim_sparse = 0 is not allowed"),
+    "unknown key": ("pretrain.epoch", 3, "pretrain.epoch = 3 is not allowed: unknown key"),
+    "wrong type": ("pretrain.lr", "fast", "pretrain.lr = 'fast' is not allowed: a number"),
+    "missing dataset folder": ("benchmarks.shanghaitech_b.root", "datasets/ShanghaiTech/part_X",
+                               "part_X/test_data/images: folder not found"),
+}
+
+
+@pytest.mark.parametrize("kind", REFUSED)
+@pytest.mark.parametrize("command", ["repro", "exp run"])
+def test_a_refused_run_leaves_every_file_as_it_was(tiny_repo, kind, command):
+    """DVC deletes a stage's outputs before running it: the check stage, first in the DAG, must refuse
+    before any stage with outputs runs, whether params.yaml was edited or set by ``dvc exp run -S``."""
+    key, value, message = REFUSED[kind]
+    params_path = tiny_repo / "params.yaml"
+    before, original = _tree_hashes(tiny_repo), params_path.read_text()
+    if command == "repro":
+        params = yaml.safe_load(original)
+        *parents, leaf = key.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        args = ["repro"]
+    else:
+        args = ["exp", "run", "-S", f"{'+' if kind == 'unknown key' else ''}{key}={value}"]  # + adds a key
+    try:
+        result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=tiny_repo, env=env(),
+                                capture_output=True, text=True)
+    finally:
+        params_path.write_text(original)
+    assert result.returncode != 0 and message in result.stderr, result.stderr[-2000:]
+    assert "Running stage 'check'" in result.stdout
+    assert _tree_hashes(tiny_repo) == before
 
 
 def test_second_repro_does_nothing_and_a_probe_param_reruns_only_downstream(tiny_repo):

@@ -12,8 +12,11 @@ from syrac import report
 def metrics(tmp_path):
     files = {
         "eval.json": {"b": {"mae": 12.34, "mse": 20.0, "spearman": 0.9, "n_images": 3, "patches": 2,
-                            "mean_label_baseline_mae": 50.0}},
-        "patch_sweep.json": {"b": {"1": {"mae": 30.0, "mse": 40.0}, "2": {"mae": 12.34, "mse": 20.0}}},
+                            "mean_label_baseline_mae": 50.0, "mean_label_baseline_mse": 55.0,
+                            "train_mean_baseline_mae": 40.0, "train_mean_baseline_mse": 45.0}},
+        "patch_sweep.json": {"b": {"1": {"mae": 30.0, "mse": 40.0, "spearman": 0.5},
+                                   "2": {"mae": 12.34, "mse": 20.0, "spearman": 0.9}}},
+        "patches.json": {"b": {"patches": 2, "auto_choice": 1}},
         "pretrain.json": {"holdout_ranking_accuracy": 0.875, "epochs_run": 4, "best_epoch": 3},
         "umap.json": {"b": {"spearman_proxy_vs_true": 0.8}},
         "ablation.json": {"no_pretraining": {"b": {"mae": 70.0, "mse": 90.0}},
@@ -28,17 +31,33 @@ def metrics(tmp_path):
 def test_tables_carry_the_metric_values(metrics):
     text = report.tables(metrics)
     assert "| SYRAC (b 2x2 patches) | 12.3 | 20.0 | 0.900 |" in text
-    assert "| always the mean noisy label | 50.0 | - | - |" in text
+    assert "| always the mean noisy label | 50.0 | 55.0 | - |" in text
+    assert "| always the training split's mean count (uses labels) | 40.0 | 45.0 | - |" in text
+    assert "quoted" not in text  # the paper's rows only beside its own benchmarks
     assert "| oracle: probe on benchmark labels (uses labels) | 5.0 | 6.5 | - |" in text  # Table 1 reference row
     assert "| no pre-training (trained end to end on the noisy counts) | 70.0 | 90.0 |" in text  # Table 3
     assert "| **synthetic ranking (SYRAC)** | 12.3 | 20.0 |" in text
-    assert "| 1 | 30.0 | 40.0 |" in text and "| 2 | 12.3 | 20.0 |" in text
+    assert "| 1 | 30.0^ | 40.0 | 0.500 |" in text and "| 2 | 12.3* | 20.0 | 0.900 |" in text  # counted *, rule ^
     assert "0.875" in text and "b 0.800" in text
+
+
+def test_real_benchmarks_get_the_papers_figures_quoted_beside_them(metrics):
+    for name in ("eval.json", "patch_sweep.json", "patches.json", "umap.json"):
+        path = metrics / name
+        path.write_text(path.read_text().replace('"b"', '"shanghaitech_b"'))
+    ablation = json.loads((metrics / "ablation.json").read_text())
+    (metrics / "ablation.json").write_text(json.dumps({s: {"shanghaitech_b": r["b"]} for s, r in ablation.items()}))
+    text = report.tables(metrics)
+    assert "| quoted: SYRAC 2x2 (the paper) | 49.0 | 60.3 | - |" in text
+    assert "| quoted: CSS-CCNN | - | - | - |" in text  # no SHB figure in the paper
+    assert "| quoted: K = 1 (the paper) | 38.9 | 55.8 | - |" in text
+    assert "| quoted: no pre-training (trained end to end on the noisy counts) (the paper) | 113.6 | 145.8 |" in text
 
 
 def test_readme_block_is_replaced_between_markers_only(metrics, tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{report.START}\nold\n{report.END}\noutro\n")
+    start, end = report.markers("results")
+    readme.write_text(f"intro\n{start}\nold\n{end}\noutro\n")
     report.update_readme(readme, metrics)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text and "12.3" in text

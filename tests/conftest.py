@@ -1,0 +1,46 @@
+"""The tiny end-to-end repository, built once per test session and shared by the test files that
+read a trained pipeline (test_pipeline, test_readme): the whole DVC DAG on a tiny profile, in a
+fresh git + DVC copy of the repo."""
+
+import pytest
+
+from layouts import BUILDERS
+from repo import dvc, make_repo
+
+TINY = {
+    "sources": {"n_images": 10, "dense_fraction": 0.3, "count_range": [2, 200]},
+    "pairs": {"edits_per_source": 2},
+    "counting": {"images_per_count": 3, "prompted_counts": [0, 5, 50]},
+    "benchmarks": {"sim_sparse": {"n_images": 12, "train_images": 8},
+                   "sim_dense": {"n_images": 12, "count_range": [33, 600], "train_images": 8}},
+    "model": {"input_size": [32, 48]},
+    "pretrain": {"epochs": 2, "batch_size": 8},
+    "probe": {"folds": 3},
+    "umap": {"n_neighbors": 5},
+    "data": {"bad_images": "skip"},
+    "ablation": {"intra_crops": 2, "end_to_end_epochs": 2},
+    "evaluate": {"patches": {"sim_sparse": 2, "sim_dense": 3}},
+}
+# One fixture per official dataset layout, evaluated by the same DAG as the simulated benchmarks.
+DATASETS = {
+    "shanghaitech_a": ("shanghaitech", "datasets/ShanghaiTech/part_A", [40, 12, 75, 3]),
+    "shanghaitech_b": ("shanghaitech", "datasets/ShanghaiTech/part_B", [9, 30, 21]),
+    "ucf_qnrf": ("ucf_qnrf", "datasets/UCF-QNRF_ECCV18", [120, 0, 64]),
+    "jhu_crowd": ("jhu_crowd", "datasets/jhu_crowd_v2.0", [5, 0, 17, 2]),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory):
+    def add_datasets(root, params):
+        for name, (fmt, folder, counts) in DATASETS.items():
+            BUILDERS[fmt](root / folder, "test", counts)
+            BUILDERS[fmt](root / folder, "train", [c + 3 for c in counts])  # the oracle's labelled split
+            params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
+            params["evaluate"]["patches"][name] = "auto" if name == "ucf_qnrf" else 2
+        (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
+        (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
+
+    root = make_repo(tmp_path_factory.mktemp("syrac_e2e"), TINY, add_datasets)
+    dvc("repro", cwd=root)
+    return root
