@@ -1,4 +1,5 @@
-"""Stage: Siamese rank pre-training on the synthetic pairs, logged with DVCLive."""
+"""Stage: Siamese rank pre-training on the synthetic pairs (and nested crops of any unlabelled
+photos declared), logged with DVCLive."""
 
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ from dvclive import Live
 
 from syrac import config, storage
 from syrac.model import save_rank_model
-from syrac.pretrain import load_pairs, pretrain
+from syrac.pretrain import load_pairs, photo_pairs, pretrain
 
 if __name__ == "__main__":
     pairs_dir, model_path, metrics_path, live_dir, checkpoint = map(Path, sys.argv[1:6])
@@ -19,7 +20,7 @@ if __name__ == "__main__":
                 live.log_metric(name, value)
             live.next_step()
 
-        model, summary = pretrain(cfg, pairs, log, checkpoint)
+        model, summary = pretrain(cfg, pairs, log, checkpoint, photo_pairs(cfg))
     save_rank_model(model_path, model, cfg.model.backbone, cfg.model.input_size,
                     {"best_epoch": summary["best_epoch"]})
     storage.write_json(metrics_path, summary)

@@ -4,9 +4,8 @@ import sys
 from pathlib import Path
 
 from syrac import config, storage
-from syrac.ablation import nested_crop_pairs
 from syrac.model import save_rank_model
-from syrac.pretrain import pretrain
+from syrac.pretrain import nested_crop_pairs, pretrain
 
 if __name__ == "__main__":
     pairs_dir, model_path, metrics_path, checkpoint = map(Path, sys.argv[1:5])

@@ -26,10 +26,9 @@ from tqdm import tqdm
 
 from syrac.config import Config
 from syrac.evaluation import load_features
-from syrac.features import extract, resize
-from syrac.model import RankCounter, compute_device, new_model, to_batch, to_device
-from syrac.pretrain import PairSet, augment, proxy_counts, seed_everything
-from syrac.storage import read_image
+from syrac.features import extract
+from syrac.model import RankCounter, compute_device, new_model, to_device
+from syrac.pretrain import augment, proxy_counts, seed_everything
 
 
 def init_strategy(cfg: Config) -> str:
@@ -40,29 +39,6 @@ def initial_model(cfg: Config) -> RankCounter:
     """The encoder exactly as rank pre-training starts from it (same seed, same draws)."""
     seed_everything(cfg.seed)
     return new_model(cfg.model).eval()
-
-
-def nested_crop_pairs(paths: list[Path], size: tuple[int, int], crops: int, scale: float, seed: int) -> PairSet:
-    """Intra-image ranking pairs: per image a chain of ``crops`` nested random crops, each of
-    ``scale`` times its parent's area; every (parent, crop) is a pair with count(parent) >= count(crop)."""
-    images, parents, children, groups = [], [], [], []
-    side = math.sqrt(scale)
-    for group, path in enumerate(tqdm(paths, desc="nested crops", unit="img")):
-        image = read_image(path)
-        rng = np.random.default_rng([seed, group])
-        left, top, width, height = 0.0, 0.0, float(image.width), float(image.height)
-        images.append(resize(image, size))
-        for _ in range(crops):
-            parent = len(images) - 1
-            width, height = width * side, height * side
-            left += rng.uniform(0, width / side - width)
-            top += rng.uniform(0, height / side - height)
-            box = tuple(round(v) for v in (left, top, left + width, top + height))
-            images.append(resize(image.crop(box), size))
-            parents.append(parent)
-            children.append(len(images) - 1)
-            groups.append(group)
-    return PairSet(to_batch(images), torch.tensor(parents), torch.tensor(children), np.array(groups))
 
 
 def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epochs: int) -> tuple[RankCounter, dict]:

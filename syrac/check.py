@@ -20,11 +20,13 @@ ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's s
 def dataset_problems(cfg: config.Config) -> list[str]:
     """Every fault of every declared dataset folder, prefixed by the parameter that declares it."""
     found = []
-    if isinstance(cfg.sources, config.DatasetSources):
-        try:  # images only: the sources' annotations are never opened
-            datasets.image_paths(cfg.sources.format, cfg.sources.root, cfg.sources.split)
+    image_only = [("sources", cfg.sources)] if isinstance(cfg.sources, config.DatasetSources) else []
+    image_only += [(f"pretrain.unlabelled_photos[{i}]", p) for i, p in enumerate(cfg.pretrain.unlabelled_photos)]
+    for key, photos in image_only:
+        try:  # images only: the annotations of training photos are never opened
+            datasets.image_paths(photos.format, photos.root, photos.split)
         except datasets.DatasetError as error:
-            found += [f"sources: {problem}" for problem in error.problems]
+            found += [f"{key}: {problem}" for problem in error.problems]
     for name, bench in cfg.dataset_benchmarks.items():
         for split in dict.fromkeys((bench.split, ORACLE_SPLIT)):  # the ablation's oracle reads the train split
             try:

@@ -129,6 +129,8 @@ class DatasetSplit:
 
     def validate(self, key: str) -> None:
         _require(bool(self.root), f"{key}.root", self.root, "the dataset folder (see datasets/README.md)")
+        if not _require(self.format in DATASET_SPLITS, f"{key}.format", self.format, " | ".join(DATASET_SPLITS)):
+            return
         splits = DATASET_SPLITS[self.format]
         _require(self.split in splits, f"{key}.split", self.split, " | ".join(splits))
 
@@ -226,8 +228,15 @@ class Pretrain:
     holdout_fraction: float
     brightness: float
     flip: bool
+    # Real photos (images only, never annotations) whose nested crops join the training pairs
+    # (intra-image ranking, Liu et al. 2018): count(photo) >= count(crop) needs no label.
+    unlabelled_photos: tuple[DatasetSources, ...] = ()
+    photo_crops: int = 2  # nested crops per photo
+    photo_crop_scale: float = 0.6  # area of each crop relative to its parent
 
     def validate(self, key: str) -> None:
+        _require(self.photo_crops >= 1, f"{key}.photo_crops", self.photo_crops, ">= 1")
+        _require(0 < self.photo_crop_scale < 1, f"{key}.photo_crop_scale", self.photo_crop_scale, "in (0, 1)")
         _require(self.epochs >= 1, f"{key}.epochs", self.epochs, ">= 1")
         _require(self.batch_size >= 2, f"{key}.batch_size", self.batch_size, ">= 2")
         _require(self.lr > 0, f"{key}.lr", self.lr, "> 0")

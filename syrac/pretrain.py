@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import json
 import os
 from dataclasses import asdict, dataclass, replace
@@ -21,8 +22,10 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.config import Config
-from syrac.features import load_resized
-from syrac.model import RankCounter, compute_device, new_model, normalise, save_torch, to_device
+from syrac.datasets import image_paths
+from syrac.features import load_resized, resize
+from syrac.model import RankCounter, compute_device, new_model, normalise, save_torch, to_batch, to_device
+from syrac.storage import read_image
 
 
 @dataclass
@@ -50,6 +53,46 @@ def load_pairs(pairs_dir: Path, size: tuple[int, int]) -> PairSet:
     return PairSet(images, torch.tensor([position[r["source"]] for r in rows]),
                    torch.tensor([position[r["edit"]] for r in rows]),
                    np.array([int(r["source_id"]) for r in rows]))
+
+
+def nested_crop_pairs(paths: list[Path], size: tuple[int, int], crops: int, scale: float, seed: int) -> PairSet:
+    """Intra-image ranking pairs (Liu et al. 2018): per image a chain of ``crops`` nested random crops,
+    each of ``scale`` times its parent's area; every (parent, crop) is a pair with count(parent) >=
+    count(crop), true of any photo without a label or a generator."""
+    images, parents, children, groups = [], [], [], []
+    side = math.sqrt(scale)
+    for group, path in enumerate(tqdm(paths, desc="nested crops", unit="img")):
+        image = read_image(path)
+        rng = np.random.default_rng([seed, group])
+        left, top, width, height = 0.0, 0.0, float(image.width), float(image.height)
+        images.append(resize(image, size))
+        for _ in range(crops):
+            parent = len(images) - 1
+            width, height = width * side, height * side
+            left += rng.uniform(0, width / side - width)
+            top += rng.uniform(0, height / side - height)
+            box = tuple(round(v) for v in (left, top, left + width, top + height))
+            images.append(resize(image.crop(box), size))
+            parents.append(parent)
+            children.append(len(images) - 1)
+            groups.append(group)
+    return PairSet(to_batch(images), torch.tensor(parents), torch.tensor(children), np.array(groups))
+
+
+def photo_pairs(cfg: Config) -> PairSet | None:
+    """Nested-crop pairs of ``pretrain.unlabelled_photos`` (their images only: annotations beside
+    them are never opened), or None when none are declared."""
+    p = cfg.pretrain
+    paths = [path for photos in p.unlabelled_photos for path in image_paths(photos.format, photos.root, photos.split)]
+    return nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed) if paths else None
+
+
+def concat(first: PairSet, second: PairSet) -> PairSet:
+    """Both pair sets over one image cache; the second's groups are numbered after the first's."""
+    offset = len(first.images)
+    return PairSet(torch.cat([first.images, second.images]), torch.cat([first.source, second.source + offset]),
+                   torch.cat([first.edit, second.edit + offset]),
+                   np.concatenate([first.group, second.group + int(first.group.max()) + 1]))
 
 
 def split_holdout(pairs: PairSet, fraction: float, seed: int) -> tuple[PairSet, PairSet]:
@@ -119,7 +162,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def _fingerprint(cfg: Config, pairs: PairSet) -> str:
     """What a checkpoint was trained on; a checkpoint of other params or other pairs is not resumed."""
-    digest = hashlib.sha256(json.dumps([cfg.seed, asdict(cfg.model), asdict(cfg.pretrain)]).encode())
+    digest = hashlib.sha256(json.dumps([cfg.seed, asdict(cfg.model), asdict(cfg.pretrain)], default=str).encode())
     for tensor in (pairs.images, pairs.source, pairs.edit):
         digest.update(tensor.numpy().tobytes())
     return digest.hexdigest()
@@ -149,8 +192,13 @@ def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> t
     return float(np.mean(losses)), correct / len(train)
 
 
-def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = None) -> tuple[RankCounter, dict]:
+def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = None,
+             photos: PairSet | None = None) -> tuple[RankCounter, dict]:
     """Train the Siamese rank network; return the best held-out checkpoint and a summary.
+
+    ``photos`` (nested-crop pairs of unlabelled photos) join the training pairs only: the held-out
+    pairs that choose the epoch stay synthetic, as in the paper, so a shortcut the crops might
+    offer cannot win model selection.
 
     ``log(epoch, metrics)`` receives each epoch's figures (the stage passes DVCLive). With
     ``checkpoint``, the full training state is saved after every epoch and a run killed at any
@@ -163,12 +211,14 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     if device.type == "cuda":  # page-locked: asynchronous host-to-GPU copies
         pairs = replace(pairs, images=pairs.images.pin_memory())
     train, held = split_holdout(pairs, p.holdout_fraction, cfg.seed)
+    if photos is not None:
+        train = concat(train, photos)
     model = to_device(new_model(cfg.model), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)
     progress = {"history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
 
-    key = _fingerprint(cfg, pairs)
+    key = _fingerprint(cfg, train)
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if saved["fingerprint"] == key:

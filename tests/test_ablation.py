@@ -7,8 +7,8 @@ import yaml
 from PIL import Image
 
 from syrac import config
-from syrac.ablation import init_strategy, initial_model, nested_crop_pairs, train_end_to_end
-from syrac.pretrain import pretrain
+from syrac.ablation import init_strategy, initial_model, train_end_to_end
+from syrac.pretrain import nested_crop_pairs, pretrain
 
 
 def _cfg(**sections):
@@ -84,3 +84,26 @@ def test_patch_true_counts_split_the_heads_by_grid_cell(tmp_path):
     counts = patch_true_counts(tmp_path, ["a.jpg"], [tmp_path / "a.jpg"], 2)
     assert counts.tolist() == [[2, 1, 0, 2]]  # cells row by row: top-left, top-right, bottom-left, bottom-right
     assert patch_true_counts(tmp_path, ["a.jpg"], [tmp_path / "a.jpg"], 1).tolist() == [[5]]
+
+
+def test_unlabelled_photos_join_the_training_pairs_only_and_no_annotation_is_read(tmp_path):
+    """Nested crops of real photos train the rank network beside the synthetic pairs, while model
+    selection stays on held-out synthetic pairs; the photos' annotations are never opened."""
+    from layouts import BUILDERS
+    from syrac.pretrain import photo_pairs
+
+    BUILDERS["shanghaitech"](tmp_path / "part_B", "train", [3, 5, 7])
+    for annotation in (tmp_path / "part_B/train_data/ground-truth").iterdir():
+        annotation.write_bytes(b"not a MATLAB file: reading it would fail")
+    photos_cfg = _cfg(pretrain={"unlabelled_photos": [{"format": "shanghaitech", "root": str(tmp_path / "part_B"),
+                                                       "split": "train"}], "photo_crops": 2})
+    photos = photo_pairs(photos_cfg)
+    assert len(photos) == 6 and photos.group.tolist() == [0, 0, 1, 1, 2, 2]
+    assert photo_pairs(_cfg()) is None  # none declared (the default)
+
+    synthetic_paths = _noise_images(tmp_path, 20, (40, 60), seed=3)
+    synthetic = nested_crop_pairs(synthetic_paths, (32, 48), crops=1, scale=0.5, seed=0)
+    _, alone = pretrain(_cfg(), synthetic)
+    _, mixed = pretrain(photos_cfg, synthetic, photos=photos)
+    assert mixed["holdout_pairs"] == alone["holdout_pairs"] == 3  # 15% of 20 synthetic sources, nothing else
+    assert mixed["train_pairs"] == alone["train_pairs"] + 6
