@@ -38,6 +38,9 @@ def tiny_repo(tmp_path_factory):
             BUILDERS[fmt](root / folder, "train", [c + 3 for c in counts])  # the oracle's labelled split
             params["benchmarks"][name] = {"format": fmt, "root": folder, "split": "test"}
             params["evaluate"]["patches"][name] = "auto" if name == "ucf_qnrf" else 2
+        # the labelled oracle's training photos double as unlabelled rank-training photos (images only)
+        params["pretrain"]["unlabelled_photos"] = [{"format": "shanghaitech", "root": DATASETS["shanghaitech_a"][1],
+                                                    "split": "train"}]
         (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
         (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
 

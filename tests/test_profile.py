@@ -16,10 +16,11 @@ def params(tmp_path):
     return tmp_path / "params.yaml"
 
 
-def test_switching_to_the_paper_and_back_restores_params_byte_for_byte(params):
+@pytest.mark.parametrize("name", ["paper", "shanghaitech"])
+def test_switching_to_a_profile_and_back_restores_params_byte_for_byte(params, name):
     original = params.read_bytes()
     assert profile.switch("embedded", params) == 0  # profiles/embedded.yaml matches params.yaml
-    assert profile.switch("paper", params) > 0
+    assert profile.switch(name, params) > 0
     assert params.read_bytes() != original and "model name; the paper uses resnet50" in params.read_text()  # comments kept
     assert profile.switch("embedded", params) > 0
     assert params.read_bytes() == original
@@ -39,6 +40,15 @@ def test_the_paper_profile_has_the_papers_setup(params):
     assert cfg.counting.prompted_counts == (0, 1, 5, 10, 50, 100, 200) and cfg.counting.images_per_count == 60
     assert set(cfg.benchmarks) == {"shanghaitech_a", "shanghaitech_b", "ucf_qnrf", "jhu_crowd"}
     assert cfg.sources.format == "shanghaitech" and cfg.sources.split == "train"
+
+
+def test_the_shanghaitech_profile_adds_the_real_benchmarks_and_their_unlabelled_photos(params):
+    profile.switch("shanghaitech", params)
+    cfg = config.load(params)
+    assert set(cfg.benchmarks) == {"sim_sparse", "sim_dense", "shanghaitech_a", "shanghaitech_b"}
+    assert cfg.generator.backend == "embedded" and cfg.evaluate.patches["shanghaitech_b"] == config.AUTO
+    assert [(p.root, p.split) for p in cfg.pretrain.unlabelled_photos] == [
+        ("datasets/ShanghaiTech/part_A", "train"), ("datasets/ShanghaiTech/part_B", "train")]
 
 
 def test_the_paper_dag_builds_without_running(tmp_path):
