@@ -213,6 +213,8 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     train, held = split_holdout(pairs, p.holdout_fraction, cfg.seed)
     if photos is not None:
         train = concat(train, photos)
+        if device.type == "cuda":  # the concatenated cache is a new tensor: page-lock it too
+            train = replace(train, images=train.images.pin_memory())
     model = to_device(new_model(cfg.model), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)

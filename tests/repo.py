@@ -35,16 +35,32 @@ def dvc(*args, cwd, **extra_env) -> str:
     return run([sys.executable, "-m", "dvc", *args], cwd, **extra_env)
 
 
-def make_repo(root: Path, overrides: dict, setup=None) -> Path:
-    """Copy the pipeline into ``root`` with params.yaml = defaults + ``overrides``; ``setup(root, params)``
-    may add files (datasets) and edit the params before the first commit."""
-    for name in ("dvc.yaml", "stages", "syrac", "datasets/README.md"):
+def param_slot(params: dict, key: str) -> tuple[dict, str]:
+    """The mapping that holds the dotted ``key`` ("pretrain.lr") and its last part; the parents must exist."""
+    *parents, leaf = key.split(".")
+    node = params
+    for part in parents:
+        assert part in node, f"no parameter {key}"
+        node = node[part]
+    return node, leaf
+
+
+def make_repo(root: Path, overrides: dict | None, setup=None, files: tuple[str, ...] = ()) -> Path:
+    """Copy the pipeline (and ``files``) into ``root`` with params.yaml = defaults + ``overrides``, or the
+    committed params.yaml byte for byte when ``overrides`` is None; ``setup(root, params)`` may add files
+    (datasets) and edit the params (None when kept verbatim) before the first commit."""
+    for name in ("dvc.yaml", "stages", "syrac", "datasets/README.md", *files):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, root / name)
-    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)
+    if overrides is None:
+        shutil.copy(REPO / "params.yaml", root / "params.yaml")
+        params = None
+    else:
+        params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)
     if setup:
         setup(root, params)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if params is not None:
+        (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)
     dvc("init", "-q", cwd=root)
     dvc("config", "core.analytics", "false", cwd=root)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import DATASETS
-from repo import dvc, env, interrupt_stage
+from repo import dvc, env, interrupt_stage, param_slot
 
 
 def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
@@ -216,10 +216,7 @@ def test_a_refused_run_leaves_every_file_as_it_was(tiny_repo, kind, command):
     before, original = _tree_hashes(tiny_repo), params_path.read_text()
     if command == "repro":
         params = yaml.safe_load(original)
-        *parents, leaf = key.split(".")
-        node = params
-        for part in parents:
-            node = node[part]
+        node, leaf = param_slot(params, key)
         node[leaf] = value
         params_path.write_text(yaml.safe_dump(params, sort_keys=False))
         args = ["repro"]

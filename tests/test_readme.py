@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from layouts import BUILDERS
-from repo import REPO, merge, run
+from repo import REPO, make_repo, merge, param_slot
 from syrac import config
 
 ACTIVATE = "source .venv/bin/activate"
@@ -48,11 +48,7 @@ def _set_params(command: str) -> None:
     for combination in itertools.product(*choices):
         params = yaml.safe_load(yaml.safe_dump(base))
         for key, value in combination:
-            *parents, leaf = key.split(".")
-            node = params
-            for part in parents:
-                assert part in node, f"{command}: no parameter {key}"
-                node = node[part]
+            node, leaf = param_slot(params, key)
             assert leaf in node, f"{command}: no parameter {key}"
             merge(node, {leaf: value})
         config.from_dict(params)  # raises ConfigError naming the bad key
@@ -86,22 +82,18 @@ def readme_repo(tiny_repo, tmp_path_factory):
     for part, counts in (("part_A", [40, 75]), ("part_B", [9, 30])):  # a tiny ShanghaiTech beside the copy
         for split in ("train", "test"):
             BUILDERS["shanghaitech"](root.parent / "ShanghaiTech" / part, split, counts)
-    for name in ("dvc.yaml", "params.yaml", "Makefile", "pyproject.toml", "README.md", "stages", "syrac",
-                 "profiles", "metrics", "datasets/README.md"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, root / name)
-    (root / ".venv").symlink_to(sys.prefix)
-    (root / "models").mkdir()
-    shutil.copy(tiny_repo / "models/syrac.pt", root / "models/syrac.pt")
-    (root / "photos").mkdir()
-    for i in (1, 2, 3):
-        shutil.copy(tiny_repo / f"data/benchmarks/sim_sparse/IMG_{i}.jpg", root / f"photos/IMG_{i}.jpg")
-    shutil.copy(tiny_repo / "data/benchmarks/sim_sparse/IMG_4.jpg", root / "street.jpg")
-    run(["git", "init", "-q"], root)
-    run([sys.executable, "-m", "dvc", "init", "-q"], root)
-    run(["git", "add", "-A"], root)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "readme"], root)
-    return root
+
+    def add_environment_model_and_photos(root, _):
+        (root / ".venv").symlink_to(sys.prefix)
+        (root / "models").mkdir()
+        shutil.copy(tiny_repo / "models/syrac.pt", root / "models/syrac.pt")
+        (root / "photos").mkdir()
+        for i in (1, 2, 3):
+            shutil.copy(tiny_repo / f"data/benchmarks/sim_sparse/IMG_{i}.jpg", root / f"photos/IMG_{i}.jpg")
+        shutil.copy(tiny_repo / "data/benchmarks/sim_sparse/IMG_4.jpg", root / "street.jpg")
+
+    return make_repo(root, None, add_environment_model_and_photos,
+                     files=("Makefile", "pyproject.toml", "README.md", "profiles", "metrics"))
 
 
 def _shell(command: str, activated: bool, cwd: Path) -> subprocess.CompletedProcess:
