@@ -14,6 +14,8 @@ Prints a table and writes benchmarks/results/<device>.json. Sections:
   and resizes the JPEGs every step against the project's path (images decoded once, channels_last,
   bf16 autocast on CUDA), with the share of each step spent waiting for data and, on a GPU, NVML's
   utilisation (the share of time a kernel ran) over the timed steps.
+- generation_cost: seconds per synthetic image of each kind, embedded and Stable Diffusion 2.1 at the
+  paper's sizes and steps (summed from its timed parts), the review's question 6.
 - inference: KxK patch counting, all patches of an image in one batch against one patch per call.
 - memory: peak memory of generating and encoding N and 10N images (streaming: it should not grow).
 """
@@ -170,6 +172,50 @@ def bench_generation(images: int) -> dict:
             "speedup": naive_s / fast_s}
 
 
+def bench_generation_cost(images: int) -> dict:
+    """Seconds per image of the two kinds of synthetic data (the review's question 6), one image at
+    a time. Embedded: a source scene and its removal edit, and a counting image, rendered by the
+    simulator. Stable Diffusion 2.1 (published architecture, random weights): each part of a
+    pipeline call timed once at the paper's sizes (edits at 640x856, counting images at 768x768,
+    classifier-free guidance doubling the UNet batch), summed as a call runs them: text encoding,
+    VAE encoding (img2img only), int(50 x 0.45) = 22 UNet steps for an edit or 50 for a counting
+    image, VAE decoding."""
+    from syrac import config, sim
+    from syrac.generate import source_scene
+
+    cfg = config.load(ROOT / "params.yaml")
+    rng = np.random.default_rng(0)
+    edit_s = _timed(lambda: [sim.render(sim.remove_people(source_scene(cfg, i), rng, cfg.pairs.strength,
+                                                          cfg.pairs.remove_prob, cfg.pairs.clutter_prob))
+                             for i in range(images)], 1) / images
+    source_s = _timed(lambda: [sim.render(source_scene(cfg, i)) for i in range(images)], 1) / images
+    counting_s = _timed(lambda: [sim.render(sim.prompted_scene(rng, 100, cfg.counting.count_cv)) for _ in range(images)],
+                        1) / images
+    result = {"embedded": {"removal_edit_s": edit_s, "source_s": source_s, "counting_image_s": counting_s,
+                           "image_size": [sim.SPARSE.height, sim.SPARSE.width]}}
+
+    configs = {name: json.loads((ROOT / "benchmarks/sd21" / f"{name}.json").read_text())
+               for name in ("unet", "vae", "text_encoder", "scheduler")}
+    pipe = random_pipeline.build(**configs)
+    dtype = torch.float16 if GPU else torch.float32
+    unet, vae, text = (m.to(DEVICE, dtype=dtype).eval() for m in (pipe.unet, pipe.vae, pipe.text_encoder))
+    tokens = pipe.tokenizer(["prompt", "negative"], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    sd = {}
+    with torch.inference_mode():
+        hidden = text(tokens.to(DEVICE))[0]
+        sd["text_encoding_s"] = _timed(lambda: text(tokens.to(DEVICE)), 1)
+        for kind, (height, width), steps in (("edit", (640, 856), int(50 * 0.45)), ("counting_image", (768, 768), 50)):
+            pixels = torch.randn(1, 3, height, width, device=DEVICE, dtype=dtype)
+            latents = torch.randn(2, 4, height // 8, width // 8, device=DEVICE, dtype=dtype)
+            step_s = _timed(lambda: unet(latents, 500, encoder_hidden_states=hidden), 1)
+            decode_s = _timed(lambda: vae.decode(latents[:1]), 1)
+            encode_s = _timed(lambda: vae.encode(pixels), 1) if kind == "edit" else 0.0
+            sd[kind] = {"size": [height, width], "unet_steps": steps, "unet_step_s": step_s, "vae_decode_s": decode_s,
+                        "vae_encode_s": encode_s, "per_image_s": sd["text_encoding_s"] + encode_s + steps * step_s + decode_s}
+    result["stable_diffusion_2_1"] = {**sd, "dtype": str(dtype).replace("torch.", "")}
+    return result
+
+
 def bench_pretrain(steps: int, batch: int) -> dict:
     """ResNet-50 Siamese rank steps: plain fp32 from JPEG files vs cached uint8 + channels_last + bf16."""
     from PIL import Image
@@ -320,13 +366,14 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ("repro", "generation", "pretrain", "inference", "memory")
+    sections = ("repro", "generation", "generation_cost", "pretrain", "inference", "memory")
     parser.add_argument("--only", nargs="+", choices=sections, default=[s for s in sections if s != "repro"])
     args = parser.parse_args()
     device = torch.cuda.get_device_name() if GPU else f"CPU ({platform.processor() or platform.machine()}, " \
                                                        f"{torch.get_num_threads()} threads)"
     print(f"device: {device}; torch {torch.__version__}")
     runs = {"repro": bench_repro, "generation": lambda: bench_generation(4),
+            "generation_cost": lambda: bench_generation_cost(images=20),
             "pretrain": lambda: bench_pretrain(steps=30 if GPU else 3, batch=8 if GPU else 4),
             "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
             "memory": lambda: bench_memory(per_count=20)}

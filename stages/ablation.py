@@ -1,5 +1,6 @@
 """Stage: the pre-training ablation (paper Table 3), every strategy through the same probe and
-KxK patch inference on every benchmark; the supervised oracle is labelled as using labels."""
+KxK patch inference on every benchmark, plus SYRAC fine-tuned whole on the noisy counts (the
+review's question 3); the supervised oracle is labelled as using labels."""
 
 import sys
 from pathlib import Path
@@ -16,8 +17,8 @@ from syrac.model import compute_device, load_rank_model, to_device
 from syrac.probe import fit_probe
 
 if __name__ == "__main__":
-    (rank_path, intra_path, end_to_end_path, counting_dir, bench_root, counting_features, bench_features, train_root,
-     truth_root, train_truth_root, grids_path, metrics_path, plots_dir) = map(Path, sys.argv[1:14])
+    (rank_path, intra_path, end_to_end_path, fine_tuned_path, counting_dir, bench_root, counting_features, bench_features,
+     train_root, truth_root, train_truth_root, grids_path, metrics_path, plots_dir) = map(Path, sys.argv[1:15])
     cfg = config.load_for_stage()
     grids, size = read_grids(grids_path), cfg.model.input_size
     labels = storage.read_csv(counting_dir / "labels.csv")
@@ -38,6 +39,8 @@ if __name__ == "__main__":
     features = {strategy: strategy_features(to_device(model, compute_device()), counting, test_paths, grids, size, strategy)
                 for strategy, model in baselines.items()}
     features["synthetic_rank"] = cached_features(counting_features, bench_features, [r["image"] for r in labels], grids)
+    features["synthetic_rank_fine_tuned"] = strategy_features(  # the review's "frozen or fine-tuned?"
+        to_device(load_rank_model(fine_tuned_path)[0], compute_device()), counting, test_paths, grids, size, "fine-tuned")
     results, patches = {}, {}
     for strategy, (whole, patches[strategy]) in features.items():
         probe = fit(whole, prompted)

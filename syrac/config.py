@@ -308,6 +308,18 @@ class Umap:
 
 
 @dataclass(frozen=True)
+class Review:
+    """The studies answering the paper's reviewers (syrac/review.py)."""
+
+    refined_label_cv: float = 0.4  # spread of the true count around a prompted N assumed by the refined labels
+    worst_pairs: int = 6  # misordered real pairs listed (and drawn) per benchmark
+
+    def validate(self, key: str) -> None:
+        _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
+        _require(self.worst_pairs >= 1, f"{key}.worst_pairs", self.worst_pairs, ">= 1")
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int
     world: World
@@ -322,6 +334,7 @@ class Config:
     evaluate: Evaluate
     ablation: Ablation
     umap: Umap = field(default_factory=lambda: Umap(15, 0.1))
+    review: Review = field(default_factory=Review)
     data: Data = field(default_factory=Data)
 
     def validate(self, key: str = "") -> None:

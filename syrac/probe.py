@@ -37,16 +37,22 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -> Linear
     return LinearProbe(weight.astype(np.float32), float(mean_y - mean_x @ weight))
 
 
-def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int) -> dict[float, float]:
-    """Root mean squared error of each alpha on held-out folds of the noisy labels."""
+def _unclamped(probe: LinearProbe, features: np.ndarray) -> np.ndarray:
+    return features @ probe.weight + probe.bias
+
+
+def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int,
+                   fit=fit_ridge, predict=_unclamped) -> dict[float, float]:
+    """Root mean squared error of each penalty on held-out folds of the noisy labels (for any
+    read-out: ``fit(features, targets, penalty)`` and ``predict(model, features)``)."""
     fold_of = np.random.default_rng(seed).permutation(len(targets)) % folds
     errors = {}
     for alpha in grid:
         squared = np.zeros(len(targets))
         for fold in range(folds):
             held = fold_of == fold
-            probe = fit_ridge(features[~held], targets[~held], alpha)
-            squared[held] = (features[held] @ probe.weight + probe.bias - targets[held]) ** 2
+            probe = fit(features[~held], targets[~held], alpha)
+            squared[held] = (predict(probe, features[held]) - targets[held]) ** 2
         errors[float(alpha)] = float(np.sqrt(squared.mean()))
     return errors
 

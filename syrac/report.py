@@ -3,6 +3,7 @@
     python -m syrac.report                 # print the tables
     python -m syrac.report --readme README.md   # rewrite the block between the results markers
     python -m syrac.report --metrics metrics/real --block real-results --readme README.md   # the real profile's
+    python -m syrac.report --metrics metrics/real --block review --readme README.md   # the review's answers
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ STRATEGY_NAMES = {
     "imagenet_features": "ImageNet features",
     "intra_image_rank": "intra-image ranking (Liu et al. 2018)",
     "synthetic_rank": "**synthetic ranking (SYRAC)**",
+    "synthetic_rank_fine_tuned": "SYRAC fine-tuned whole on the noisy counts",
     "oracle": "oracle: probe on benchmark labels (uses labels)",
 }
 
@@ -119,12 +121,95 @@ def tables(metrics_dir: Path) -> str:
     return text
 
 
+def _short(name: str) -> str:
+    return PAPER_NAMES.get(name, name)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def review_tables(metrics_dir: Path, generation: Path = Path("benchmarks/results/cpu/results.json")) -> str:
+    """The answers to the paper's reviewers, from the review stages' metrics (README section
+    "Questions from the paper's review")."""
+    ranking = read_json(metrics_dir / "review_ranking.json")
+    probes = read_json(metrics_dir / "review_probes.json")
+    ablation = read_json(metrics_dir / "ablation.json")
+    worst = read_json(metrics_dir / "review_worst_pairs.json")
+    names = list(ranking["pair_accuracy"])
+    header = [_short(n) for n in names]
+    heads = list(ranking["pair_accuracy"][names[0]])
+    bins = list(ranking["pair_accuracy"][names[0]][heads[0]])
+    pairs = _table(["rank head", "count ratio"] + header,
+                   [[h.replace("_", " "), b] + [f"{ranking['pair_accuracy'][n][h][b]['accuracy']:.3f}" for n in names]
+                    for h in heads for b in bins]
+                   + [["pairs", b] + [str(ranking["pair_accuracy"][n][heads[0]][b]["pairs"]) for n in names] for b in bins])
+    worst_lines = "\n".join(
+        f"- {_short(n)}: " + "; ".join(f"{w['more']} ({w['more_count']:.0f} people, proxy {w['more_proxy']:.1f}) "
+                                       f"ranked below {w['fewer']} ({w['fewer_count']:.0f}, proxy {w['fewer_proxy']:.1f})"
+                                       for w in worst[n][:2])
+        for n in names if worst[n])
+    edits = ranking["no_removal_edits"]
+    kinds = {"photometric_no_removal": "photometric edit, nobody removed",
+             "scene_no_removal": "simulator edit, nobody removed", "scene_removal": "simulator edit that removes people"}
+
+    def cell(n: str, kind: str, field: str) -> str:
+        if kind not in edits[n]:
+            return "-"
+        value = edits[n][kind][field]
+        return _pct(value) if field == "relative_gap" else f"{value:.3f}"
+
+    gaps = _table(["edit", "measure"] + header,
+                  [[label, measure] + [cell(n, kind, field) for n in names]
+                   for kind, label in kinds.items()
+                   for measure, field in (("proxy gap (source - edit) / source", "relative_gap"),
+                                          ("share ranked source > edit", "source_above_edit"))]
+                  + [["simulator edit that removes people", "share of people removed"]
+                     + [cell(n, "scene_removal", "removed_share") for n in names]])
+    held = ranking.get("held_out_pairs")
+    held_line = ("Held-out synthetic pairs of known counts: each source above its own edit "
+                 f"{held['source_vs_own_edit']['accuracy']:.3f} ({held['source_vs_own_edit']['pairs']} pairs), "
+                 f"sources among sources {held['source_vs_source']['accuracy']:.3f}, "
+                 f"edits among edits {held['edit_vs_edit']['accuracy']:.3f}.") if held else ""
+    frozen = _table(["network"] + [f"{h} {m}" for h in header for m in ("MAE", "MSE")],
+                    [[STRATEGY_NAMES[s].strip("*")] + _mae_mse(ablation[s], names)
+                     for s in ("no_pretraining", "synthetic_rank", "synthetic_rank_fine_tuned") if s in ablation])
+    readouts = {"regression": "ridge probe on the prompted N (SYRAC)", "refined_labels": "ridge probe on rank-refined labels",
+                "classification": "classifier over the prompted N",
+                "rank_head": "rank head, scale and offset fitted on the prompted N"}
+    probe = _table(["read-out"] + [f"{h} {m}" for h in header for m in ("MAE", "Spearman")],
+                   [[label] + [f"{probes[n][r][m]:.{1 if m == 'mae' else 3}f}" for n in names for m in ("mae", "spearman")]
+                    for r, label in readouts.items()])
+    labels = probes.get("counting_set_labels")
+    label_line = ("Against the simulated counting set's true counts (a read-out the simulator allows): the prompted "
+                  f"labels are off by MAE {labels['prompted']['mae']:.1f} (Spearman {labels['prompted']['spearman']:.3f}), "
+                  f"the refined labels by {labels['refined']['mae']:.1f} ({labels['refined']['spearman']:.3f}).") if labels else ""
+    text = (f"**1. Pair accuracy by count ratio** (stage `review_ranking`):\n\n{pairs}\n\n"
+            f"Worst-ordered pairs (SYRAC's head; all in `metrics/review_worst_pairs.json`):\n{worst_lines}\n\n"
+            f"**2. Edits that remove nobody** (stage `review_ranking`):\n\n{gaps}\n\n{held_line}\n\n"
+            f"**3. Frozen or fine-tuned** (stage `fine_tune`, a row of `ablation`):\n\n{frozen}\n\n"
+            f"**4 and 5. Other read-outs of the frozen features** (stage `review_probes`):\n\n{probe}\n\n{label_line}\n")
+    if generation.is_file() and "generation_cost" in read_json(generation):
+        cost = read_json(generation)["generation_cost"]
+        sd, sim = cost["stable_diffusion_2_1"], cost["embedded"]
+        rows = [["removal edit (ranking pair)", f"{sim['removal_edit_s'] * 1000:.1f} ms",
+                 f"{sd['edit']['per_image_s']:.0f} s ({sd['edit']['unet_steps']} UNet steps of {sd['edit']['unet_step_s']:.1f} s)"],
+                ["counting image", f"{sim['counting_image_s'] * 1000:.1f} ms",
+                 f"{sd['counting_image']['per_image_s']:.0f} s ({sd['counting_image']['unet_steps']} UNet steps of "
+                 f"{sd['counting_image']['unet_step_s']:.1f} s)"]]
+        text += (f"\n**6. Generation cost per image** (`python benchmarks/run.py --only generation_cost`, "
+                 f"{read_json(generation)['device']}):\n\n"
+                 + _table(["synthetic image", "embedded simulator", f"Stable Diffusion 2.1, {sd['dtype']}, paper's size and steps"],
+                          rows) + "\n")
+    return text
+
+
 def update_readme(readme: Path, metrics_dir: Path, block: str = "results") -> None:
     text = readme.read_text()
     start, end = markers(block)
     if start not in text or end not in text:
         raise SystemExit(f"{readme}: add the markers {start} and {end} where the tables go")
-    generated = f"{start}\n{tables(metrics_dir)}{end}"
+    generated = f"{start}\n{(review_tables if block == 'review' else tables)(metrics_dir)}{end}"
     write_bytes(readme, re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: generated, text, flags=re.S).encode())
 
 
@@ -132,12 +217,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     parser.add_argument("--readme", type=Path, help="rewrite the results block of this file")
-    parser.add_argument("--block", default="results", help="which block: results (metrics/) or real-results (metrics/real)")
+    parser.add_argument("--block", default="results",
+                        help="which block: results (metrics/), real-results (metrics/real) or review (the review's answers)")
     args = parser.parse_args()
     if args.readme:
         update_readme(args.readme, args.metrics, args.block)
     else:
-        print(tables(args.metrics))
+        print((review_tables if args.block == "review" else tables)(args.metrics))
 
 
 if __name__ == "__main__":
