@@ -244,15 +244,22 @@ class Pretrain:
         _require(0 <= self.brightness < 1, f"{key}.brightness", self.brightness, "in [0, 1)")
 
 
+PROBE_LABELS = ("prompted", "rank_refined")
+
+
 @dataclass(frozen=True)
 class Probe:
     ridge_grid: tuple[float, ...]
     folds: int
+    labels: str = "prompted"  # what the probe is fitted on: the prompted N, or those re-ordered by the rank head
+    refined_label_cv: float = 0.4  # rank_refined: spread of the true count assumed around a prompted N
 
     def validate(self, key: str) -> None:
         _require(len(self.ridge_grid) >= 1 and min(self.ridge_grid) >= 0, f"{key}.ridge_grid",
                  list(self.ridge_grid), "a non-empty list of values >= 0")
         _require(self.folds >= 2, f"{key}.folds", self.folds, ">= 2")
+        _require(self.labels in PROBE_LABELS, f"{key}.labels", self.labels, " or ".join(PROBE_LABELS))
+        _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
 
 
 AUTO = "auto"  # evaluate.patches: K chosen by the label-free rule among evaluate.sweep
@@ -311,11 +318,9 @@ class Umap:
 class Review:
     """The studies answering the paper's reviewers (syrac/review.py)."""
 
-    refined_label_cv: float = 0.4  # spread of the true count around a prompted N assumed by the refined labels
     worst_pairs: int = 6  # misordered real pairs listed (and drawn) per benchmark
 
     def validate(self, key: str) -> None:
-        _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
         _require(self.worst_pairs >= 1, f"{key}.worst_pairs", self.worst_pairs, ">= 1")
 
 

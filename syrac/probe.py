@@ -2,14 +2,18 @@
 
 The MSE minimiser of a linear layer has a closed form; with a few hundred noisy images and hundreds
 of features it needs a ridge penalty, whose strength is chosen by k-fold cross-validation on the
-noisy labels themselves (no benchmark label is ever looked at).
+noisy labels themselves (no benchmark label is ever looked at). The labels are the prompted counts,
+or (``probe.labels: rank_refined``) the same re-ordered within each prompt by the rank head, a
+reviewer's suggestion (README, "Questions from the paper's review").
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,31 @@ def fit_probe(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed:
     alpha = min(errors, key=errors.get)
     return fit_ridge(features, targets, alpha), {"alpha": alpha, "cv_rmse_noisy_labels": errors[alpha],
                                                   "cv_rmse_by_alpha": {str(a): e for a, e in errors.items()}}
+
+
+def refine_labels(prompted: np.ndarray, proxy: np.ndarray, cv: float) -> np.ndarray:
+    """Within each prompted count N > 0, the images ordered by proxy count receive the quantiles of
+    a log-normal of mean N and coefficient of variation ``cv``: the lowest proxy the
+    smallest count. The mean label of every prompt stays N; N = 0 stays 0."""
+    refined = prompted.astype(np.float64).copy()
+    sigma = math.sqrt(math.log1p(cv**2))
+    for n in np.unique(prompted):
+        members = np.flatnonzero(prompted == n)
+        if n <= 0 or len(members) < 2:
+            continue
+        z = norm.ppf((np.arange(len(members)) + 0.5) / len(members))
+        spread = np.exp(sigma * z)
+        refined[members[np.argsort(proxy[members], kind="stable")]] = n * spread / spread.mean()
+    return refined
+
+
+def rank_head_weights(checkpoint: dict) -> tuple[np.ndarray, float]:
+    """The rank head's weight and bias from a saved rank model or counter, without building the network."""
+    state = checkpoint["state_dict"]
+    return state["head.weight"].float().numpy()[0], float(state["head.bias"])
+
+
+def probe_targets(settings, prompted: np.ndarray, proxy: np.ndarray) -> np.ndarray:
+    """What the probe is fitted on (params ``probe.labels``): the prompted counts, or the same
+    re-ordered within each prompt by the rank head's proxy counts ``proxy`` (no label is read)."""
+    return refine_labels(prompted, proxy, settings.refined_label_cv) if settings.labels == "rank_refined" else prompted

@@ -174,12 +174,13 @@ def review_tables(metrics_dir: Path, generation: Path = Path("benchmarks/results
     frozen = _table(["network"] + [f"{h} {m}" for h in header for m in ("MAE", "MSE")],
                     [[STRATEGY_NAMES[s].strip("*")] + _mae_mse(ablation[s], names)
                      for s in ("no_pretraining", "synthetic_rank", "synthetic_rank_fine_tuned") if s in ablation])
-    readouts = {"regression": "ridge probe on the prompted N (SYRAC)", "refined_labels": "ridge probe on rank-refined labels",
+    readouts = {"prompted_labels": "ridge probe on the prompted N (the paper)", "refined_labels": "ridge probe on rank-refined labels",
                 "classification": "classifier over the prompted N",
                 "rank_head": "rank head, scale and offset fitted on the prompted N"}
-    probe = _table(["read-out"] + [f"{h} {m}" for h in header for m in ("MAE", "Spearman")],
-                   [[label] + [f"{probes[n][r][m]:.{1 if m == 'mae' else 3}f}" for n in names for m in ("mae", "spearman")]
-                    for r, label in readouts.items()])
+    probe = _table(["read-out", "split"] + [f"{h} {m}" for h in header for m in ("MAE", "Spearman")],
+                   [[label, split.replace("_", " ")] + [f"{probes[split][n][r][m]:.{1 if m == 'mae' else 3}f}"
+                                                         for n in names for m in ("mae", "spearman")]
+                    for split in ("test", "train_split") for r, label in readouts.items()])
     labels = probes.get("counting_set_labels")
     label_line = ("Against the simulated counting set's true counts (a read-out the simulator allows): the prompted "
                   f"labels are off by MAE {labels['prompted']['mae']:.1f} (Spearman {labels['prompted']['spearman']:.3f}), "

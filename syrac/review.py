@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
-from scipy.stats import norm
 from torch.nn import functional as F
 from tqdm import tqdm
 
@@ -225,23 +224,6 @@ def untrained_head(cfg: Config, model: RankCounter, train: PairSet) -> tuple[tup
     source, edit = features[train.source.numpy()], features[train.edit.numpy()]
     weight, bias = fit_rank_head(source, edit, seed=cfg.seed)
     return (weight, bias), float(((source - edit) @ weight > 0).mean())
-
-
-# Question 4: noisy labels re-ordered by the rank head.
-def refine_labels(prompted: np.ndarray, proxy: np.ndarray, cv: float) -> np.ndarray:
-    """Within each prompted count N > 0, the images ordered by proxy count receive the quantiles of
-    a log-normal of mean N and coefficient of variation ``cv``: the lowest proxy the
-    smallest count. The mean label of every prompt stays N; N = 0 stays 0."""
-    refined = prompted.astype(np.float64).copy()
-    sigma = math.sqrt(math.log1p(cv**2))
-    for n in np.unique(prompted):
-        members = np.flatnonzero(prompted == n)
-        if n <= 0 or len(members) < 2:
-            continue
-        z = norm.ppf((np.arange(len(members)) + 0.5) / len(members))
-        spread = np.exp(sigma * z)
-        refined[members[np.argsort(proxy[members], kind="stable")]] = n * spread / spread.mean()
-    return refined
 
 
 class RankHeadProbe:

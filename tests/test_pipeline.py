@@ -112,8 +112,10 @@ def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
         for pair in worst[bench]:  # misordered: more people, lower proxy count
             assert pair["more_count"] > pair["fewer_count"] and pair["more_proxy"] < pair["fewer_proxy"]
         assert (tiny_repo / f"plots/review_ranking/worst_pairs_{bench}.png").stat().st_size > 2000
-        assert set(probes[bench]) == {"regression", "refined_labels", "classification", "rank_head"}
-        assert probes[bench]["regression"] == {m: evaluated[bench][m] for m in ("mae", "mse", "spearman")}
+        for split in ("test", "train_split"):  # the training split: a development read-out
+            assert set(probes[split][bench]) == {"prompted_labels", "refined_labels", "classification", "rank_head"}
+        # the counter's own probe (prompted labels by default) is the evaluation's
+        assert probes["test"][bench]["prompted_labels"] == {m: evaluated[bench][m] for m in ("mae", "mse", "spearman")}
     removal = ranking["no_removal_edits"]["sim_sparse"]["scene_removal"]
     assert 0 < removal["removed_share"] < 1
     assert set(ranking["held_out_pairs"]) == {"source_vs_own_edit", "source_vs_source", "edit_vs_edit"}

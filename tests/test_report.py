@@ -115,3 +115,43 @@ def test_residuals_follow_the_rendered_scenes_and_refuse_other_parameters(tmp_pa
 
     with pytest.raises(ValueError, match="run `dvc repro` with these parameters"):
         residuals.correlations(dataclasses.replace(cfg, seed=1), "sim_sparse", tmp_path / "predictions.csv")
+
+
+def test_the_review_block_carries_each_answer(tmp_path):
+    bins = {b: {"pairs": 3, "accuracy": 0.5} for b in ("1-1.25", "1.25-2", "2-4", ">4")}
+    gap = {"relative_gap": 0.123, "source_above_edit": 0.75, "pairs": 4}
+    files = {
+        "review_ranking.json": {
+            "pair_accuracy": {"shanghaitech_b": {"synthetic_rank": {**bins, "all": {"pairs": 12, "accuracy": 0.625}}}},
+            "no_removal_edits": {"shanghaitech_b": {"photometric_no_removal": gap}},
+            "held_out_pairs": {"source_vs_own_edit": {"pairs": 8, "accuracy": 0.99},
+                               "source_vs_source": {"pairs": 5, "accuracy": 0.8},
+                               "edit_vs_edit": {"pairs": 5, "accuracy": 0.7}}},
+        "review_worst_pairs.json": {"shanghaitech_b": [{"more": "IMG_1.jpg", "more_count": 300, "more_proxy": 1.5,
+                                                        "fewer": "IMG_2.jpg", "fewer_count": 20, "fewer_proxy": 2.5}]},
+        "review_probes.json": {split: {"shanghaitech_b": {r: {"mae": 40.0 + i + 10 * j, "mse": 50.0, "spearman": 0.7}
+                                                          for i, r in enumerate(("prompted_labels", "refined_labels",
+                                                                                 "classification", "rank_head"))}}
+                               for j, split in enumerate(("test", "train_split"))},
+        "ablation.json": {"synthetic_rank": {"shanghaitech_b": {"mae": 40.0, "mse": 50.0}},
+                          "synthetic_rank_fine_tuned": {"shanghaitech_b": {"mae": 33.3, "mse": 44.4}}},
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_text(json.dumps(content))
+    cost = {"device": "CPU", "generation_cost": {
+        "embedded": {"removal_edit_s": 0.0123, "source_s": 0.01, "counting_image_s": 0.0045},
+        "stable_diffusion_2_1": {"dtype": "float32",
+                                 "edit": {"per_image_s": 95.0, "unet_steps": 22, "unet_step_s": 4.0},
+                                 "counting_image": {"per_image_s": 260.0, "unet_steps": 50, "unet_step_s": 5.0}}}}
+    (tmp_path / "results.json").write_text(json.dumps(cost))
+    text = report.review_tables(tmp_path, tmp_path / "results.json")
+    assert "| synthetic rank | all | 0.625 |" in text and "| pairs | >4 | 3 |" in text
+    assert "SHB: IMG_1.jpg (300 people, proxy 1.5) ranked below IMG_2.jpg (20, proxy 2.5)" in text
+    assert "| photometric edit, nobody removed | proxy gap (source - edit) / source | +12.3% |" in text
+    assert "| simulator edit, nobody removed | share ranked source > edit | - |" in text  # photos have no scene
+    assert "each source above its own edit 0.990 (8 pairs)" in text
+    assert "| SYRAC fine-tuned whole on the noisy counts | 33.3 | 44.4 |" in text
+    assert "| ridge probe on rank-refined labels | test | 41.0 | 0.700 |" in text
+    assert "| ridge probe on rank-refined labels | train split | 51.0 | 0.700 |" in text
+    assert "| removal edit (ranking pair) | 12.3 ms | 95 s (22 UNet steps of 4.0 s) |" in text
+    assert "| counting image | 4.5 ms | 260 s (50 UNet steps of 5.0 s) |" in text

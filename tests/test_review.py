@@ -10,6 +10,7 @@ from PIL import Image
 from syrac import review, sim
 from syrac.ablation import train_end_to_end
 from syrac.config import ConfigError
+from syrac.probe import probe_targets, refine_labels
 from test_ablation import _cfg
 
 
@@ -95,14 +96,14 @@ def test_the_edit_gap_is_relative_to_the_source_proxy():
 def test_refined_labels_follow_the_rank_within_each_prompt_and_keep_its_mean():
     prompted = np.array([0, 0, 10, 10, 10, 10, 50, 50, 50], dtype=float)
     proxy = np.array([5.0, 1.0, 4.0, 1.0, 3.0, 2.0, 9.0, 7.0, 8.0])
-    refined = review.refine_labels(prompted, proxy, cv=0.4)
+    refined = refine_labels(prompted, proxy, cv=0.4)
     assert refined[:2].tolist() == [0.0, 0.0]
     tens = refined[2:6]
     assert np.argsort(tens).tolist() == np.argsort(proxy[2:6]).tolist()  # ordered like the proxy
     assert tens.mean() == pytest.approx(10) and refined[6:].mean() == pytest.approx(50)
     sigma = math.sqrt(math.log1p(0.4**2))
     assert tens.max() / tens.min() == pytest.approx(math.exp(sigma * 2 * 1.1503494), rel=1e-4)  # z of 7/8 and 1/8
-    wider = review.refine_labels(prompted, proxy, cv=0.8)
+    wider = refine_labels(prompted, proxy, cv=0.8)
     assert np.ptp(wider[2:6]) > np.ptp(tens)
 
 
@@ -132,8 +133,10 @@ def test_fine_tuning_starts_from_the_given_network_with_its_head_rescaled():
 
 
 def test_review_parameters_are_validated():
-    with pytest.raises(ConfigError, match="review.refined_label_cv"):
-        _cfg(review={"refined_label_cv": 0})
+    with pytest.raises(ConfigError, match="probe.refined_label_cv"):
+        _cfg(probe={"refined_label_cv": 0})
+    with pytest.raises(ConfigError, match="probe.labels.*prompted or rank_refined"):
+        _cfg(probe={"labels": "true"})
     with pytest.raises(ConfigError, match="review.worst_pairs"):
         _cfg(review={"worst_pairs": 0})
 
@@ -146,3 +149,12 @@ def test_the_rank_head_probe_calibrates_the_proxy_by_scale_and_offset():
     probe = review.RankHeadProbe(weight, 0.5, features, counts, [1e-6], folds=3, seed=0)
     assert probe.patch_counts(features) == pytest.approx(counts, rel=1e-3)
     assert probe.image_counts(features.reshape(20, 3, 3)) == pytest.approx(counts.reshape(20, 3).sum(1), rel=1e-3)
+
+
+def test_the_probe_is_fitted_on_prompted_or_rank_refined_labels():
+    prompted = np.array([10.0, 10.0, 10.0, 50.0, 50.0])
+    proxy = np.array([3.0, 1.0, 2.0, 0.0, 9.0])
+    assert probe_targets(_cfg().probe, prompted, proxy) is prompted  # the default: the paper's labels
+    refined = probe_targets(_cfg(probe={"labels": "rank_refined"}).probe, prompted, proxy)
+    assert refined.tolist() == refine_labels(prompted, proxy, 0.4).tolist()
+    assert refined[0] > refined[2] > refined[1] and refined[4] > refined[3]
