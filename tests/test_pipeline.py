@@ -89,6 +89,10 @@ def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):
     for bench in benchmarks:  # SYRAC's row is the evaluation's: same encoder, probe and patches
         assert ablation["synthetic_rank"][bench]["mae"] == evaluated[bench]["mae"]  # the same cached features
     assert (tiny_repo / "plots/ablation/ablation.png").stat().st_size > 5000
+    # intra-image ranking trains on the same unlabelled photos' crops as SYRAC: both have 8 of 10 simulated
+    # sources' 2 pairs (15% held out) and the 4 tiny SHA training photos' 2 nested crops
+    pretrained = [json.loads((tiny_repo / f"metrics/{name}.json").read_text()) for name in ("pretrain", "pretrain_intra")]
+    assert [m["train_pairs"] for m in pretrained] == [8 * 2 + 4 * 2] * 2
 
 
 def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
