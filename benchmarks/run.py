@@ -357,6 +357,13 @@ def table(results: dict) -> str:
         for images, m in results["memory"].items():
             lines.append(f"| peak memory, {images} counting images (MiB) | generation | {m['generation_peak_mib']} "
                          f"| + encoding | {m['generation_and_encoding_peak_mib']} | |")
+    if "generation_cost" in results:
+        cost = results["generation_cost"]
+        sd, sim = cost["stable_diffusion_2_1"], cost["embedded"]
+        for kind, label in (("edit", "removal edit"), ("counting_image", "counting image")):
+            lines.append(f"| seconds per {label}, SD 2.1 {sd['dtype']} at {sd[kind]['size'][0]}x{sd[kind]['size'][1]}, "
+                         f"{sd[kind]['unet_steps']} steps | summed from timed parts | {sd[kind]['per_image_s']:.1f} | "
+                         f"embedded simulator | {sim['removal_edit_s' if kind == 'edit' else 'counting_image_s']:.4f} | |")
     if "repro" in results:
         stages = {k: v for k, v in results["repro"].items() if isinstance(v, dict)}
         lines.append(f"| embedded dvc repro, all stages (s) | | {results['repro']['total_seconds']:.0f} | "
