@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image
 from torch.nn import functional as F
 from tqdm import tqdm
 
@@ -138,12 +138,13 @@ def no_removal_twin(source: sim.Scene, edited: sim.Scene) -> sim.Scene:
 
 
 def photometric_edit(image: Image.Image, rng: np.random.Generator, strength: float) -> Image.Image:
-    """The removal edit's image-wide part, for photos that have no scene to edit: a colour gain
-    per channel in 1 +- 0.3 x strength, a Gaussian blur of radius 0.5 x exp(N(0, strength)) pixels
-    and sensor noise (sd 1-3% of the range), the scales of ``sim.remove_people``. Nobody is removed."""
+    """The removal edit's image-wide part, for photos that have no scene to edit: a colour gain per
+    channel in 1 +- 0.3 x strength and sensor noise (sd 1-3% of the range), the scales of
+    ``sim.remove_people``. Nobody is removed. The edit's blur change is left out: the simulator
+    draws it around the source's own blur, while a photo can only be blurred further, which would
+    hide small heads and confound "edited" with "fewer people visible"."""
     gain = rng.uniform(1 - 0.3 * strength, 1 + 0.3 * strength, size=3)
-    blurred = image.filter(ImageFilter.GaussianBlur(0.5 * math.exp(rng.normal(0, strength))))
-    pixels = np.asarray(blurred, np.float32) / 255 * gain + rng.normal(0, rng.uniform(0.01, 0.03), (image.height, image.width, 3))
+    pixels = np.asarray(image, np.float32) / 255 * gain + rng.normal(0, rng.uniform(0.01, 0.03), (image.height, image.width, 3))
     return Image.fromarray((np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
