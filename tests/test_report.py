@@ -155,3 +155,17 @@ def test_the_review_block_carries_each_answer(tmp_path):
     assert "| ridge probe on rank-refined labels | train split | 51.0 | 0.700 |" in text
     assert "| removal edit (ranking pair) | 12.3 ms | 95 s (22 UNet steps of 4.0 s) |" in text
     assert "| counting image | 4.5 ms | 260 s (50 UNet steps of 5.0 s) |" in text
+
+
+@pytest.mark.parametrize("block, metrics_dir", [("results", "metrics"), ("real-results", "metrics/real"),
+                                                ("review", "metrics/real")])
+def test_the_readme_blocks_match_the_committed_metrics(block, metrics_dir):
+    from repo import REPO
+
+    text = (REPO / "README.md").read_text()
+    start, end = report.markers(block)
+    generated = text[text.index(start) + len(start) + 1:text.index(end)]
+    if block == "review":
+        assert generated == report.review_tables(REPO / metrics_dir, REPO / "benchmarks/results/cpu/results.json")
+    else:
+        assert generated == report.tables(REPO / metrics_dir)
