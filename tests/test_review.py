@@ -158,3 +158,41 @@ def test_the_probe_is_fitted_on_prompted_or_rank_refined_labels():
     refined = probe_targets(_cfg(probe={"labels": "rank_refined"}).probe, prompted, proxy)
     assert refined.tolist() == refine_labels(prompted, proxy, 0.4).tolist()
     assert refined[0] > refined[2] > refined[1] and refined[4] > refined[3]
+
+
+def test_held_out_accuracies_rank_sources_and_edits_by_their_true_counts(tmp_path):
+    """A network whose proxy count is the image's brightness, on pairs whose brightness follows the count."""
+    from syrac import storage
+    from syrac.model import RankCounter
+    from syrac.pretrain import PairSet
+
+    rows, counts = [], {}
+    for source, n in enumerate([40, 10, 70]):
+        counts[f"sources/s{source}.jpg"] = n
+        for edit, m in enumerate([n // 2, n]):  # the second edit removed nobody
+            counts[f"edits/s{source}_e{edit}.jpg"] = m
+            rows.append([f"sources/s{source}.jpg", f"edits/s{source}_e{edit}.jpg", n, m])
+    storage.write_csv(tmp_path / "pairs.csv", ["source", "edit", "source_count", "edit_count"], rows)
+    known = review.pair_image_counts(tmp_path, tmp_path)
+    paths = sorted(counts)
+    assert known.tolist() == [counts[p] for p in paths]  # in load_pairs' order: by path
+
+    images = torch.stack([torch.full((3, 8, 8), 130 + counts[p], dtype=torch.uint8) for p in paths])  # above ReLU's 0
+    index = {p: i for i, p in enumerate(paths)}
+    held = PairSet(images, torch.tensor([index[r[0]] for r in rows]), torch.tensor([index[r[1]] for r in rows]),
+                   np.array([0, 0, 1, 1, 2, 2]))
+    model = RankCounter(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()), 3, precision="fp32")
+    with torch.no_grad():
+        model.head.weight.fill_(1.0)
+    result = review.held_out_accuracies(model, held, known)
+    assert result["source_vs_own_edit"] == {"pairs": 3, "accuracy": 1.0}  # only the edits that removed someone
+    assert result["source_vs_source"] == {"pairs": 3, "accuracy": 1.0}
+    assert result["edit_vs_edit"] == {"pairs": 15, "accuracy": 1.0}  # 6 edits of 6 different counts
+
+
+def test_pair_image_counts_are_unknown_for_stable_diffusion_edits(tmp_path):
+    from syrac import storage
+
+    storage.write_csv(tmp_path / "pairs.csv", ["source", "edit", "source_count", "edit_count"],
+                      [["sources/a.jpg", "edits/a_e0.jpg", "", ""]])
+    assert review.pair_image_counts(tmp_path, tmp_path) is None
