@@ -18,7 +18,7 @@ if __name__ == "__main__":
     with np.load(features_path) as data:
         features, targets = data["features"], np.array([labels[str(n)] for n in data["images"]])
     rank = torch.load(rank_path, map_location="cpu", weights_only=True)
-    weight, bias = rank_head_weights(rank)
+    weight, bias = rank_head_weights(rank["state_dict"])
     targets = probe_targets(cfg.probe, targets, features @ weight + bias)
     probe, report = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed)
     save_counter(counter_path, rank, probe)

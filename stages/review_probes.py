@@ -25,7 +25,7 @@ if __name__ == "__main__":
     names, cached = load_features(counting_features)
     prompted_of = {r["image"]: float(r["prompted_count"]) for r in storage.read_csv(labels_path)}
     features, prompted = cached["features"], np.array([prompted_of[n] for n in names])
-    weight, bias = rank_head_weights(torch.load(counter_path, map_location="cpu", weights_only=True))
+    weight, bias = rank_head_weights(torch.load(counter_path, map_location="cpu", weights_only=True)["state_dict"])
     refined = refine_labels(prompted, features @ weight + bias, p.refined_label_cv)
     readouts = {"prompted_labels": fit_probe(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0],
                 "refined_labels": fit_probe(features, refined, p.ridge_grid, p.folds, cfg.seed)[0],

@@ -13,6 +13,7 @@ from syrac.evaluation import load_features, read_grids, true_counts
 from syrac.features import extract
 from syrac.model import compute_device, load_rank_model, to_device
 from syrac.pretrain import load_pairs, split_holdout
+from syrac.probe import rank_head_weights
 from syrac.storage import read_image
 
 if __name__ == "__main__":
@@ -24,7 +25,8 @@ if __name__ == "__main__":
     untrained = to_device(initial_model(cfg), device)
     train, held = split_holdout(load_pairs(pairs_dir, size), cfg.pretrain.holdout_fraction, cfg.seed)
     fitted, fitted_accuracy = review.untrained_head(cfg, untrained, train)
-    heads = {"synthetic_rank": (syrac, review.rank_head(syrac)), "intra_image_rank": (intra, review.rank_head(intra)),
+    heads = {"synthetic_rank": (syrac, rank_head_weights(syrac.state_dict())),
+             "intra_image_rank": (intra, rank_head_weights(intra.state_dict())),
              f"{init_strategy(cfg)}_fitted_head": (untrained, fitted)}
     results = {"untrained_head_train_ranking_accuracy": fitted_accuracy, "pair_accuracy": {}, "no_removal_edits": {}}
     worst = {}

@@ -84,10 +84,10 @@ def refine_labels(prompted: np.ndarray, proxy: np.ndarray, cv: float) -> np.ndar
     return refined
 
 
-def rank_head_weights(checkpoint: dict) -> tuple[np.ndarray, float]:
-    """The rank head's weight and bias from a saved rank model or counter, without building the network."""
-    state = checkpoint["state_dict"]
-    return state["head.weight"].float().numpy()[0], float(state["head.bias"])
+def rank_head_weights(state: dict) -> tuple[np.ndarray, float]:
+    """The rank head's weight and bias from a network's state dict (a live model's, or the
+    ``state_dict`` of a saved rank model or counter, without building the network)."""
+    return state["head.weight"].detach().float().cpu().numpy()[0], float(state["head.bias"])
 
 
 def probe_targets(settings, prompted: np.ndarray, proxy: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from syrac.config import Config
 from syrac.features import encode, image_patches
 from syrac.model import RankCounter
 from syrac.pretrain import PairSet, concat, photo_pairs
-from syrac.probe import cross_validate, fit_probe
+from syrac.probe import cross_validate, fit_probe, rank_head_weights
 from syrac.storage import read_image
 
 # Question 1: the count ratio of the two images of a pair, lower edges of the bins (the last is open).
@@ -98,10 +98,6 @@ def head_proxies(weight: np.ndarray, bias: float, patch_features: np.ndarray) ->
     return (patch_features @ weight + bias).sum(axis=1)
 
 
-def rank_head(model: RankCounter) -> tuple[np.ndarray, float]:
-    return model.head.weight.detach().float().numpy()[0], float(model.head.bias.detach())
-
-
 def fit_rank_head(source: np.ndarray, edit: np.ndarray, steps: int = 500, lr: float = 0.01,
                   seed: int = 0) -> tuple[np.ndarray, float]:
     """A non-negative linear rank head on frozen features, fitted as SYRAC's own head is (loss
@@ -165,14 +161,14 @@ def sim_edit_proxies(cfg: Config, name: str, model: RankCounter, k: int) -> dict
         for kind, shown in (("source", scene), ("removal", edited), ("no_removal", no_removal_twin(scene, edited))):
             rendered[kind].append(Image.fromarray(sim.render(shown)))
         removed.append(1 - edited.count / max(scene.count, 1))
-    proxies = {kind: head_proxies(*rank_head(model), encode_images(model, images, k, size))
+    proxies = {kind: head_proxies(*rank_head_weights(model.state_dict()), encode_images(model, images, k, size))
                for kind, images in rendered.items()}
     return {**proxies, "removed_share": np.array(removed)}
 
 
 def photo_edit_proxies(cfg: Config, name: str, paths: list[Path], model: RankCounter, k: int) -> dict[str, np.ndarray]:
     """Proxy counts of each test photo and of its photometric no-removal edit (one photo at a time)."""
-    weight, bias = rank_head(model)
+    weight, bias = rank_head_weights(model.state_dict())
     key, proxies = zlib.crc32(name.encode()), []
     for i, path in enumerate(tqdm(paths, desc=f"{name}: no-removal edits", unit="img")):
         source = read_image(path)
@@ -204,7 +200,7 @@ def held_out_accuracies(model: RankCounter, held: PairSet, counts: np.ndarray) -
     """The rank head on held-out synthetic pairs of known counts: each source against its own edit
     (where the edit removed someone), and sources against sources, edits against edits (pairs of
     different counts). A head that only learnt "edited or not" would do well on the first alone."""
-    weight, bias = rank_head(model)
+    weight, bias = rank_head_weights(model.state_dict())
     sources, edits = np.unique(held.source.numpy()), np.unique(held.edit.numpy())
     shown = np.concatenate([sources, edits])
     proxy = np.zeros(len(counts))
