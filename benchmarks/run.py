@@ -176,10 +176,10 @@ def bench_generation_cost(images: int) -> dict:
     """Seconds per image of the two kinds of synthetic data (the review's question 6), one image at
     a time. Embedded: a source scene and its removal edit, and a counting image, rendered by the
     simulator. Stable Diffusion 2.1 (published architecture, random weights): each part of a
-    pipeline call timed once at the paper's sizes (edits at 640x856, counting images at 768x768,
-    classifier-free guidance doubling the UNet batch), summed as a call runs them: text encoding,
-    VAE encoding (img2img only), int(50 x 0.45) = 22 UNet steps for an edit or 50 for a counting
-    image, VAE decoding."""
+    pipeline call timed once at the sizes and steps of params ``generator`` (the paper's: edits at
+    640x856, counting images at 768x768; classifier-free guidance doubling the UNet batch), summed as
+    a call runs them: text encoding, VAE encoding (img2img only), int(steps x pairs.strength) = 22
+    UNet steps for an edit or 50 for a counting image, VAE decoding."""
     from syrac import config, sim
     from syrac.generate import source_scene
 
@@ -204,7 +204,9 @@ def bench_generation_cost(images: int) -> dict:
     with torch.inference_mode():
         hidden = text(tokens.to(DEVICE))[0]
         sd["text_encoding_s"] = _timed(lambda: text(tokens.to(DEVICE)), 1)
-        for kind, (height, width), steps in (("edit", (640, 856), int(50 * 0.45)), ("counting_image", (768, 768), 50)):
+        g = cfg.generator  # the paper's settings, as params.yaml holds them for the diffusers backend
+        for kind, (height, width), steps in (("edit", g.edit_size, int(g.steps * cfg.pairs.strength)),
+                                             ("counting_image", g.image_size, g.steps)):
             pixels = torch.randn(1, 3, height, width, device=DEVICE, dtype=dtype)
             latents = torch.randn(2, 4, height // 8, width // 8, device=DEVICE, dtype=dtype)
             step_s = _timed(lambda: unet(latents, 500, encoder_hidden_states=hidden), 1)
