@@ -57,9 +57,11 @@ class SimSources:
     n_images: int
     dense_fraction: float
     count_range: tuple[int, int]
+    person_zoom: tuple[float, float] = (1.0, 1.0)  # people's size, a factor of the style's (log-uniform)
 
     def validate(self, key: str) -> None:
         _require(self.n_images >= 2, f"{key}.n_images", self.n_images, ">= 2 (some are held out)")
+        _range(f"{key}.person_zoom", self.person_zoom, 0.1, 10, "0.1 <= low <= high <= 10")
         _require(0 <= self.dense_fraction <= 1, f"{key}.dense_fraction", self.dense_fraction, "in [0, 1]")
         _range(f"{key}.count_range", self.count_range, 0, 10**5, "0 <= low <= high")
 
@@ -233,8 +235,13 @@ class Pretrain:
     unlabelled_photos: tuple[DatasetSources, ...] = ()
     photo_crops: int = 2  # nested crops per photo
     photo_crop_scale: float = 0.6  # area of each crop relative to its parent
+    self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.domain)
+    adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
 
     def validate(self, key: str) -> None:
+        _require(self.self_supervised_epochs >= 0, f"{key}.self_supervised_epochs", self.self_supervised_epochs, ">= 0")
+        _require(not self.adapt_bn or bool(self.unlabelled_photos), f"{key}.adapt_bn", self.adapt_bn,
+                 f"true only with {key}.unlabelled_photos declared (the statistics are theirs)")
         _require(self.photo_crops >= 1, f"{key}.photo_crops", self.photo_crops, ">= 1")
         _require(0 < self.photo_crop_scale < 1, f"{key}.photo_crop_scale", self.photo_crop_scale, "in (0, 1)")
         _require(self.epochs >= 1, f"{key}.epochs", self.epochs, ">= 1")

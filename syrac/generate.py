@@ -22,7 +22,7 @@ import math
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -77,6 +77,11 @@ def source_scene(cfg: Config, index: int) -> sim.Scene:
     rng = sim.scene_rng(cfg.seed, SOURCES, index)
     style = sim.DENSE if rng.uniform() < cfg.sources.dense_fraction else sim.SPARSE
     count = log_uniform_count(rng, *cfg.sources.count_range)
+    low, high = cfg.sources.person_zoom
+    # close-ups and wide shots of the same number of people; a fixed zoom draws nothing (same scenes)
+    zoom = math.exp(rng.uniform(math.log(low), math.log(high))) if high > low else low
+    if zoom != 1.0:
+        style = replace(style, person_height=tuple(zoom * h for h in style.person_height))
     return sim.source_scene(rng, style, count, cfg.world.min_person_px)
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from syrac import storage
 from syrac.config import Config
 from syrac.datasets import image_paths
+from syrac.domain import adapt_batch_norm, rotation_pretext
 from syrac.features import load_resized, resize
 from syrac.model import RankCounter, compute_device, new_model, normalise, save_torch, to_batch, to_device
 from syrac.storage import read_image
@@ -168,6 +169,11 @@ def _fingerprint(cfg: Config, pairs: PairSet) -> str:
     return digest.hexdigest()
 
 
+def _used(pairs: PairSet) -> torch.Tensor:
+    """Indices of the cached images that ``pairs`` refer to (the cache also holds held-out ones)."""
+    return torch.unique(torch.cat([pairs.source, pairs.edit]))
+
+
 def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> tuple[float, float]:
     """One pass over the training pairs; returns the mean loss and the share of pairs ranked right
     on the fly (augmented, batch statistics), which costs no extra forward pass.
@@ -204,6 +210,9 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     ``checkpoint``, the full training state is saved after every epoch and a run killed at any
     point resumes from the last finished epoch with the same result as an uninterrupted run; the
     file is removed once training ends.
+
+    ``pretrain.self_supervised_epochs`` and ``pretrain.adapt_bn`` fit the encoder to the unlabelled
+    images before and after it (``syrac.domain``).
     """
     p = cfg.pretrain
     generator = seed_everything(cfg.seed)
@@ -231,6 +240,9 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
             print(f"resuming rank pre-training after epoch {len(progress['history'])} from {checkpoint}")
         else:
             print(f"ignoring {checkpoint}: it was trained with other parameters or pairs")
+    if not progress["history"] and p.self_supervised_epochs:  # a resumed run starts after this
+        progress["self_supervised"] = rotation_pretext(model, train.images[_used(train)], p.self_supervised_epochs,
+                                                       p.batch_size, p.lr, generator)
     for epoch, figures in enumerate(progress["history"], start=1):  # replay, so the logs are whole
         if log:
             log(epoch, figures)
@@ -254,4 +266,11 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
         checkpoint.unlink(missing_ok=True)
     summary = {**progress["best"], "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held),
                "precision": "bf16" if model.uses_bf16() else "fp32"}
+    if p.self_supervised_epochs:
+        summary["self_supervised"] = progress["self_supervised"][-1]
+    if p.adapt_bn:
+        if photos is None:
+            raise ValueError("pretrain.adapt_bn needs the unlabelled photos' pairs (pretrain.unlabelled_photos)")
+        adapt_batch_norm(model, photos.images, 2 * p.batch_size)
+        summary["holdout_ranking_accuracy_after_adapt_bn"] = ranking_accuracy(model, held, 2 * p.batch_size)
     return model.cpu().eval(), summary

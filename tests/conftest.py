@@ -41,6 +41,7 @@ def tiny_repo(tmp_path_factory):
         # the labelled oracle's training photos double as unlabelled rank-training photos (images only)
         params["pretrain"]["unlabelled_photos"] = [{"format": "shanghaitech", "root": DATASETS["shanghaitech_a"][1],
                                                     "split": "train"}]
+        params["pretrain"].update(self_supervised_epochs=1, adapt_bn=True)  # issue 17's levers 2 and 3, run through
         (root / DATASETS["jhu_crowd"][1] / "test/images/0005.jpg").write_bytes(b"")  # skipped, and counted
         (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
 

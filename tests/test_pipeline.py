@@ -31,6 +31,8 @@ def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
     pretrain = metrics["pretrain"]
     assert pretrain["epochs_run"] == 2 and pretrain["best_epoch"] in (1, 2)
     assert 0 <= pretrain["holdout_ranking_accuracy"] <= 1
+    assert 0 <= pretrain["self_supervised"]["rotation_accuracy"] <= 1  # the tiny DAG runs both levers
+    assert 0 <= pretrain["holdout_ranking_accuracy_after_adapt_bn"] <= 1
     # 15% of 10 sources -> 2 held out, each with 2 edits; 4 unlabelled photos add 2 crop pairs each to training
     assert pretrain["holdout_pairs"] == 4 and pretrain["train_pairs"] == 16 + 4 * 2
     assert (tiny_repo / "plots/pretrain/plots/metrics/holdout_ranking_accuracy.tsv").read_text().count("\n") == 3
