@@ -3,7 +3,7 @@
     python -m syrac.report                 # print the tables
     python -m syrac.report --readme README.md   # rewrite the block between the results markers
     python -m syrac.report --metrics metrics/real --block real-results --readme README.md   # the real profile's
-    python -m syrac.report --metrics metrics/real --block review --readme README.md   # the review's answers
+    python -m syrac.report --metrics metrics/real --block review --readme docs/review.md   # the review's answers
 """
 
 from __future__ import annotations
