@@ -215,6 +215,8 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     images before and after it (``syrac.domain``).
     """
     p = cfg.pretrain
+    if p.adapt_bn and photos is None:  # before training, not after it
+        raise ValueError("pretrain.adapt_bn needs the unlabelled photos' pairs (pretrain.unlabelled_photos)")
     generator = seed_everything(cfg.seed)
     device = compute_device()
     if device.type == "cuda":  # page-locked: asynchronous host-to-GPU copies
@@ -269,8 +271,6 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     if p.self_supervised_epochs:
         summary["self_supervised"] = progress["self_supervised"][-1]
     if p.adapt_bn:
-        if photos is None:
-            raise ValueError("pretrain.adapt_bn needs the unlabelled photos' pairs (pretrain.unlabelled_photos)")
         adapt_batch_norm(model, photos.images, 2 * p.batch_size)
         summary["holdout_ranking_accuracy_after_adapt_bn"] = ranking_accuracy(model, held, 2 * p.batch_size)
     return model.cpu().eval(), summary
