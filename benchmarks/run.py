@@ -362,10 +362,11 @@ def table(results: dict) -> str:
     if "generation_cost" in results:
         cost = results["generation_cost"]
         sd, sim = cost["stable_diffusion_2_1"], cost["embedded"]
-        for kind, label in (("edit", "removal edit"), ("counting_image", "counting image")):
+        for kind, label, sim_key in (("edit", "removal edit", "removal_edit_s"),
+                                     ("counting_image", "counting image", "counting_image_s")):
             lines.append(f"| seconds per {label}, SD 2.1 {sd['dtype']} at {sd[kind]['size'][0]}x{sd[kind]['size'][1]}, "
                          f"{sd[kind]['unet_steps']} steps | summed from timed parts | {sd[kind]['per_image_s']:.1f} | "
-                         f"embedded simulator | {sim['removal_edit_s' if kind == 'edit' else 'counting_image_s']:.4f} | |")
+                         f"embedded simulator | {sim[sim_key]:.4f} | |")
     if "repro" in results:
         stages = {k: v for k, v in results["repro"].items() if isinstance(v, dict)}
         lines.append(f"| embedded dvc repro, all stages (s) | | {results['repro']['total_seconds']:.0f} | "

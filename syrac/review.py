@@ -161,8 +161,8 @@ def sim_edit_proxies(cfg: Config, name: str, model: RankCounter, k: int) -> dict
         for kind, shown in (("source", scene), ("removal", edited), ("no_removal", no_removal_twin(scene, edited))):
             rendered[kind].append(Image.fromarray(sim.render(shown)))
         removed.append(1 - edited.count / max(scene.count, 1))
-    proxies = {kind: head_proxies(*rank_head_weights(model.state_dict()), encode_images(model, images, k, size))
-               for kind, images in rendered.items()}
+    head = rank_head_weights(model.state_dict())
+    proxies = {kind: head_proxies(*head, encode_images(model, images, k, size)) for kind, images in rendered.items()}
     return {**proxies, "removed_share": np.array(removed)}
 
 

@@ -8,7 +8,7 @@ import yaml
 
 from syrac import config, generate, sim
 from syrac.domain import adapt_batch_norm, rotation_pretext
-from syrac.model import new_model, normalise
+from syrac.model import new_model, normalise, to_batch
 from syrac.pretrain import nested_crop_pairs, pretrain
 from test_ablation import _cfg, _noise_images
 
@@ -24,7 +24,7 @@ def _lit_from_above(n: int, seed: int) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     ramp = np.linspace(230, 20, 32)[:, None, None]
     images = np.clip(ramp + rng.normal(0, 20, (n, 32, 48, 3)), 0, 255).astype(np.uint8)
-    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    return to_batch(images)
 
 
 def test_rotation_pretext_learns_which_way_up_and_trains_the_encoder():
