@@ -1,6 +1,9 @@
 """The `syrac` console command.
 
     syrac count IMAGE_OR_FOLDER... [--model models/syrac.pt] [--patches K] [--out DIR] [--format text|csv|json]
+
+Every format says, per image, whether it lies within what the counter was trained on (text: an
+"out of range: <reason>" column where it does not; CSV: in_range and reason; JSON: the same keys).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ def _expand(inputs: list[Path]) -> list[Path]:
     return paths
 
 
+def _yes_no(in_range: bool | None) -> str:
+    return "" if in_range is None else str(in_range).lower()
+
+
 def count(args: argparse.Namespace) -> int:
     """Counts go to stdout (text, CSV or JSON); progress, skipped files and the summary to stderr,
     so a redirected table never holds a progress line."""
@@ -43,23 +50,27 @@ def count(args: argparse.Namespace) -> int:
             tqdm.write(f"skipped: {error}", file=sys.stderr)
             failed += 1
             continue
-        patches = counter.patch_counts(image, args.patches)
-        rows.append({"image": str(path), "count": round(float(patches.sum()), 2),
-                     "patches": [[round(float(v), 2) for v in row] for row in patches]})
+        reading = counter.read(image, args.patches)
+        rows.append({"image": str(path), "count": round(float(reading.counts.sum()), 2),
+                     "in_range": reading.in_range, "reason": reading.reason,
+                     "patches": [[round(float(v), 2) for v in row] for row in reading.counts]})
         if args.out:
             with atomic_path(args.out / f"{path.stem}_count.png") as tmp:
-                draw_patch_counts(image, patches).save(tmp, format="PNG")
+                draw_patch_counts(image, reading.counts).save(tmp, format="PNG")
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
         print()
     elif args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["image", "count"])
-        writer.writerows([r["image"], r["count"]] for r in rows)
+        writer.writerow(["image", "count", "in_range", "reason"])
+        writer.writerows([r["image"], r["count"], _yes_no(r["in_range"]), r["reason"]] for r in rows)
     else:
         for r in rows:
-            print(f"{r['image']}\t{r['count']:.1f}")
-    print(f"counted {len(rows)} image(s), skipped {failed} unreadable", file=sys.stderr)
+            print(f"{r['image']}\t{r['count']:.1f}" + (f"\tout of range: {r['reason']}" if r["in_range"] is False else ""))
+    outside = sum(r["in_range"] is False for r in rows)
+    print(f"counted {len(rows)} image(s), skipped {failed} unreadable"
+          + (f"; {outside} out of range (unlike the training images: counts not to be trusted)" if outside else ""),
+          file=sys.stderr)
     return 1 if failed else 0
 
 

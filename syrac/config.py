@@ -41,12 +41,26 @@ def _range(key: str, pair: tuple, lo: float, hi: float, what: str) -> None:
     _require(len(pair) == 2 and lo <= pair[0] <= pair[1] <= hi, key, list(pair), f"[low, high] with {what}")
 
 
+# Upper limits: far beyond any run these machines (or a GPU cluster) make, they turn a typo such as a
+# few extra zeros into a refusal up front instead of a run that never ends or fills the disk.
+MAX_IMAGES = 10**6  # images of one set
+MAX_COUNT = 10**5  # people in one image (UCF-QNRF's largest has 12,865)
+MAX_EPOCHS = 10**4
+MAX_BATCH = 4096
+MAX_SIDE = 8192  # pixels of a network input or a generated image
+
+
+def _within(key: str, value, lo: float, hi: float, note: str = "") -> bool:
+    """``lo <= value <= hi`` (NaN fails it), or a problem naming the key and both limits."""
+    return _require(lo <= value <= hi, key, value, f"in [{lo}, {hi}]{note}")
+
+
 @dataclass(frozen=True)
 class World:
     min_person_px: float = 3.0
 
     def validate(self, key: str) -> None:
-        _require(self.min_person_px >= 1, f"{key}.min_person_px", self.min_person_px, ">= 1")
+        _within(f"{key}.min_person_px", self.min_person_px, 1, 256)
 
 
 @dataclass(frozen=True)
@@ -60,10 +74,10 @@ class SimSources:
     person_zoom: tuple[float, float] = (1.0, 1.0)  # people's size, a factor of the style's (log-uniform)
 
     def validate(self, key: str) -> None:
-        _require(self.n_images >= 2, f"{key}.n_images", self.n_images, ">= 2 (some are held out)")
+        _within(f"{key}.n_images", self.n_images, 2, MAX_IMAGES, " (some are held out)")
         _range(f"{key}.person_zoom", self.person_zoom, 0.1, 10, "0.1 <= low <= high <= 10")
         _require(0 <= self.dense_fraction <= 1, f"{key}.dense_fraction", self.dense_fraction, "in [0, 1]")
-        _range(f"{key}.count_range", self.count_range, 0, 10**5, "0 <= low <= high")
+        _range(f"{key}.count_range", self.count_range, 0, MAX_COUNT, f"0 <= low <= high <= {MAX_COUNT}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +88,7 @@ class Pairs:
     clutter_prob: float
 
     def validate(self, key: str) -> None:
-        _require(self.edits_per_source >= 1, f"{key}.edits_per_source", self.edits_per_source, ">= 1")
+        _within(f"{key}.edits_per_source", self.edits_per_source, 1, 100)
         _require(0 < self.strength <= 1, f"{key}.strength", self.strength, "0 < strength <= 1")
         _range(f"{key}.remove_prob", self.remove_prob, 0, 1, "0 <= low <= high <= 1")
         _require(0 <= self.clutter_prob <= 1, f"{key}.clutter_prob", self.clutter_prob, "in [0, 1]")
@@ -88,9 +102,9 @@ class Counting:
 
     def validate(self, key: str) -> None:
         counts = self.prompted_counts
-        _require(len(counts) >= 2 and len(set(counts)) == len(counts) and min(counts) >= 0,
-                 f"{key}.prompted_counts", list(counts), "at least two distinct counts >= 0")
-        _require(self.images_per_count >= 1, f"{key}.images_per_count", self.images_per_count, ">= 1")
+        _require(len(counts) >= 2 and len(set(counts)) == len(counts) and all(0 <= n <= MAX_COUNT for n in counts),
+                 f"{key}.prompted_counts", list(counts), f"at least two distinct counts in [0, {MAX_COUNT}]")
+        _within(f"{key}.images_per_count", self.images_per_count, 1, MAX_IMAGES)
         _require(0 <= self.count_cv <= 3, f"{key}.count_cv", self.count_cv, "in [0, 3]")
 
 
@@ -108,12 +122,12 @@ class SimBenchmark:
 
     def validate(self, key: str) -> None:
         _require(self.style in ("sparse", "dense"), f"{key}.style", self.style, "sparse | dense")
-        _require(self.n_images >= 2, f"{key}.n_images", self.n_images, ">= 2")
-        _require(self.train_images >= 2, f"{key}.train_images", self.train_images,
-                 ">= 2 (the supervised oracle of the ablation fits a probe on them)")
-        _require(self.count_median > 0, f"{key}.count_median", self.count_median, "> 0")
-        _require(self.count_sigma >= 0, f"{key}.count_sigma", self.count_sigma, ">= 0")
-        _range(f"{key}.count_range", self.count_range, 0, 10**5, "0 <= low <= high")
+        _within(f"{key}.n_images", self.n_images, 2, MAX_IMAGES)
+        _within(f"{key}.train_images", self.train_images, 2, MAX_IMAGES,
+                " (the supervised oracle of the ablation fits a probe on them)")
+        _require(0 < self.count_median <= MAX_COUNT, f"{key}.count_median", self.count_median, f"in (0, {MAX_COUNT}]")
+        _within(f"{key}.count_sigma", self.count_sigma, 0, 5, " (a log-normal spread; 5 spans 10 orders of magnitude)")
+        _range(f"{key}.count_range", self.count_range, 0, MAX_COUNT, f"0 <= low <= high <= {MAX_COUNT}")
 
 
 # Official splits of each downloadable dataset (folder names are mapped by syrac.datasets).
@@ -186,13 +200,13 @@ class Generator:
                  "a prompt with {n} where the count goes")
         for name in ("removal_prompt", "empty_prompt"):
             _require(bool(getattr(self, name).strip()), f"{key}.{name}", getattr(self, name), "a non-empty prompt")
-        _require(self.guidance_scale >= 1, f"{key}.guidance_scale", self.guidance_scale, ">= 1")
-        _require(self.steps >= 1, f"{key}.steps", self.steps, ">= 1")
+        _within(f"{key}.guidance_scale", self.guidance_scale, 1, 100)
+        _within(f"{key}.steps", self.steps, 1, 1000, " (the scheduler's training timesteps)")
         for name in ("edit_size", "image_size"):
             size = getattr(self, name)
-            _require(all(side >= 8 and side % 8 == 0 for side in size), f"{key}.{name}", list(size),
-                     "[height, width], multiples of 8 (the autoencoder downsamples by 8)")
-        _require(self.batch_size >= 1, f"{key}.batch_size", self.batch_size, ">= 1")
+            _require(all(8 <= side <= MAX_SIDE and side % 8 == 0 for side in size), f"{key}.{name}", list(size),
+                     f"[height, width], multiples of 8 (the autoencoder downsamples by 8) up to {MAX_SIDE}")
+        _within(f"{key}.batch_size", self.batch_size, 1, MAX_BATCH)
 
 
 @dataclass(frozen=True)
@@ -218,8 +232,8 @@ class Model:
         _require(self.precision in ("auto", "fp32"), f"{key}.precision", self.precision, "auto | fp32")
         _require(self.backbone in BACKBONES, f"{key}.backbone", self.backbone, " | ".join(BACKBONES))
         _require(self.pretrained in ("none", "imagenet"), f"{key}.pretrained", self.pretrained, "none | imagenet")
-        _require(len(self.input_size) == 2 and min(self.input_size) >= 32, f"{key}.input_size",
-                 list(self.input_size), "[height, width], each >= 32")
+        _require(len(self.input_size) == 2 and 32 <= min(self.input_size) <= max(self.input_size) <= MAX_SIDE,
+                 f"{key}.input_size", list(self.input_size), f"[height, width], each in [32, {MAX_SIDE}]")
 
 
 @dataclass(frozen=True)
@@ -239,14 +253,14 @@ class Pretrain:
     adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
 
     def validate(self, key: str) -> None:
-        _require(self.self_supervised_epochs >= 0, f"{key}.self_supervised_epochs", self.self_supervised_epochs, ">= 0")
+        _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)
         _require(not self.adapt_bn or bool(self.unlabelled_photos), f"{key}.adapt_bn", self.adapt_bn,
                  f"true only with {key}.unlabelled_photos declared (the statistics are theirs)")
-        _require(self.photo_crops >= 1, f"{key}.photo_crops", self.photo_crops, ">= 1")
+        _within(f"{key}.photo_crops", self.photo_crops, 1, 16)
         _require(0 < self.photo_crop_scale < 1, f"{key}.photo_crop_scale", self.photo_crop_scale, "in (0, 1)")
-        _require(self.epochs >= 1, f"{key}.epochs", self.epochs, ">= 1")
-        _require(self.batch_size >= 2, f"{key}.batch_size", self.batch_size, ">= 2")
-        _require(self.lr > 0, f"{key}.lr", self.lr, "> 0")
+        _within(f"{key}.epochs", self.epochs, 1, MAX_EPOCHS)
+        _within(f"{key}.batch_size", self.batch_size, 2, MAX_BATCH)
+        _require(0 < self.lr <= 1, f"{key}.lr", self.lr, "in (0, 1] (Adam's useful rates lie far below 1)")
         _require(0 < self.holdout_fraction < 1, f"{key}.holdout_fraction", self.holdout_fraction, "in (0, 1)")
         _require(0 <= self.brightness < 1, f"{key}.brightness", self.brightness, "in [0, 1)")
 
@@ -262,9 +276,9 @@ class Probe:
     refined_label_cv: float = 0.4  # rank_refined: spread of the true count assumed around a prompted N
 
     def validate(self, key: str) -> None:
-        _require(len(self.ridge_grid) >= 1 and min(self.ridge_grid) >= 0, f"{key}.ridge_grid",
-                 list(self.ridge_grid), "a non-empty list of values >= 0")
-        _require(self.folds >= 2, f"{key}.folds", self.folds, ">= 2")
+        _require(len(self.ridge_grid) >= 1 and all(0 <= alpha <= 1e6 for alpha in self.ridge_grid),
+                 f"{key}.ridge_grid", list(self.ridge_grid), "a non-empty list of values in [0, 1e6]")
+        _within(f"{key}.folds", self.folds, 2, 100)
         _require(self.labels in PROBE_LABELS, f"{key}.labels", self.labels, " or ".join(PROBE_LABELS))
         _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
 
@@ -306,9 +320,9 @@ class Ablation:
     end_to_end_epochs: int  # "no pre-training": encoder + head trained on the noisy counting set
 
     def validate(self, key: str) -> None:
-        _require(self.intra_crops >= 1, f"{key}.intra_crops", self.intra_crops, ">= 1")
+        _within(f"{key}.intra_crops", self.intra_crops, 1, 16)
         _require(0 < self.intra_crop_scale < 1, f"{key}.intra_crop_scale", self.intra_crop_scale, "in (0, 1)")
-        _require(self.end_to_end_epochs >= 1, f"{key}.end_to_end_epochs", self.end_to_end_epochs, ">= 1")
+        _within(f"{key}.end_to_end_epochs", self.end_to_end_epochs, 1, MAX_EPOCHS)
 
 
 @dataclass(frozen=True)
@@ -317,7 +331,7 @@ class Umap:
     min_dist: float
 
     def validate(self, key: str) -> None:
-        _require(self.n_neighbors >= 2, f"{key}.n_neighbors", self.n_neighbors, ">= 2")
+        _within(f"{key}.n_neighbors", self.n_neighbors, 2, 1000)
         _require(0 <= self.min_dist <= 1, f"{key}.min_dist", self.min_dist, "in [0, 1]")
 
 
@@ -328,7 +342,10 @@ class Review:
     worst_pairs: int = 6  # misordered real pairs listed (and drawn) per benchmark
 
     def validate(self, key: str) -> None:
-        _require(self.worst_pairs >= 1, f"{key}.worst_pairs", self.worst_pairs, ">= 1")
+        _within(f"{key}.worst_pairs", self.worst_pairs, 1, 1000)
+
+
+SEED_LIMIT = 2**32  # NumPy's legacy generators (and scipy/umap through them) take seeds below it
 
 
 @dataclass(frozen=True)
@@ -350,6 +367,8 @@ class Config:
     data: Data = field(default_factory=Data)
 
     def validate(self, key: str = "") -> None:
+        _require(0 <= self.seed < SEED_LIMIT, "seed", self.seed,
+                 "an integer in [0, 2**32): NumPy's and PyTorch's generators both take it")
         _require(len(self.benchmarks) >= 1, "benchmarks", self.benchmarks, "at least one benchmark")
         for name in self.benchmarks:
             _require(name.replace("_", "").isalnum(), "benchmarks", name, "names of letters, digits and _")
@@ -361,11 +380,11 @@ class Config:
         _require(isinstance(self.sources, SimSources) or self.generator.backend == "diffusers", "sources.format",
                  self.sources.format, "embedded while generator.backend is embedded: the simulator's removal "
                  "edit works on its own scenes; set generator.backend: diffusers to edit dataset images")
-        edit_steps = int(self.generator.steps * self.pairs.strength)  # what img2img denoises
-        _require(self.generator.backend != "diffusers" or edit_steps >= 1 or self.pairs.strength <= 0,
-                 "generator.steps", self.generator.steps,
-                 f"at least {math.ceil(1 / max(self.pairs.strength, 1e-9))} with pairs.strength {self.pairs.strength}: "
-                 "image-to-image runs steps x strength denoising steps, and zero would return the source")
+        strength = self.pairs.strength  # a strength out of (0, 1] is reported by Pairs.validate
+        if self.generator.backend == "diffusers" and 0 < strength <= 1:
+            _require(int(self.generator.steps * strength) >= 1, "generator.steps", self.generator.steps,
+                     f"at least {math.ceil(1 / strength)} with pairs.strength {strength}: image-to-image runs "
+                     "steps x strength denoising steps, and zero would return the source")
 
     @property
     def simulated_benchmarks(self) -> dict[str, SimBenchmark]:

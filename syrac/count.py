@@ -1,7 +1,8 @@
 """Counting people in any image with a trained counter file (``models/syrac.pt``).
 
 The same KxK patch inference as the evaluation: every patch is resized to the network's input,
-counted by encoder + linear probe (floored at zero), and the image count is the sum.
+counted by encoder + linear probe (floored at zero), and the image count is the sum. The file's
+training envelope (``syrac.envelope``) says whether the image lies within what training saw.
 """
 
 from __future__ import annotations
@@ -12,9 +13,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from syrac.features import encode, image_patches, patch_boxes
-from syrac.model import RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
+from syrac.envelope import Envelope
+from syrac.features import encode, image_patches, patch_boxes, resize
+from syrac.model import NotAModelError, RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
 from syrac.probe import LinearProbe
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One image's KxK patch counts and whether it lies within what the counter was trained on."""
+
+    counts: np.ndarray  # K x K
+    in_range: bool | None  # None: the counter file carries no envelope (made before it had one)
+    reason: str  # why not in range ("" when it is)
 
 
 @dataclass
@@ -22,11 +33,20 @@ class Counter:
     model: RankCounter
     probe: LinearProbe
     input_size: tuple[int, int]
+    envelope: Envelope | None = None
 
     def patch_counts(self, image: Image.Image, k: int) -> np.ndarray:
         """Counts of the KxK grid, row by row, as a K x K array."""
+        return self.read(image, k).counts
+
+    def read(self, image: Image.Image, k: int) -> Reading:
+        """The KxK counts, and the envelope's verdict on the same patches' features (no second pass)."""
         features = encode(self.model, image_patches(image, (k,), self.input_size))
-        return self.probe.patch_counts(features).reshape(k, k)
+        counts = self.probe.patch_counts(features).reshape(k, k)
+        if self.envelope is None:
+            return Reading(counts, None, "the counter file has no training envelope; rerun `dvc repro`")
+        reason = self.envelope.reason_out_of_range(resize(image, self.input_size), features)
+        return Reading(counts, reason is None, reason or "")
 
 
 def load_counter(path: str | Path) -> Counter:
@@ -35,8 +55,10 @@ def load_counter(path: str | Path) -> Counter:
         raise FileNotFoundError(f"{path}: no counter file; run `dvc repro` (it writes models/syrac.pt) or pass --model")
     model, bundle = load_rank_model(path)
     if "probe_weight" not in bundle:
-        raise ValueError(f"{path}: a rank model without a linear probe; use the probe stage's models/syrac.pt")
-    return Counter(to_device(model, compute_device()), probe_from_bundle(bundle), tuple(bundle["input_size"]))
+        raise NotAModelError(f"{path}: a rank model without a linear probe, not a counter; pass the probe "
+                             "stage's models/syrac.pt")
+    envelope = Envelope.from_bundle(bundle["envelope"]) if "envelope" in bundle else None
+    return Counter(to_device(model, compute_device()), probe_from_bundle(bundle), tuple(bundle["input_size"]), envelope)
 
 
 def draw_patch_counts(image: Image.Image, counts: np.ndarray) -> Image.Image:

@@ -17,7 +17,7 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
-from syrac.config import Model
+from syrac.config import BACKBONES, Model
 from syrac.probe import LinearProbe
 from syrac.storage import write_bytes
 
@@ -169,12 +169,42 @@ def save_rank_model(path: str | Path, model: RankCounter, backbone: str, input_s
                 "precision": model.precision, "state_dict": model.state_dict(), **extra}, path)
 
 
+class NotAModelError(ValueError):
+    """A file given as a syrac model is something else: an image, a truncated copy, another project's."""
+
+
+MODEL_KEYS = ("backbone", "input_size", "feature_dim", "precision", "state_dict")
+
+
+def read_model_file(path: str | Path) -> dict:
+    """A syrac model file's contents, or one line saying what the file is not. ``torch.load`` fails
+    on a foreign file in many ways (unpickling, zip, EOF, unsafe globals), none of which tells a user
+    what to pass instead."""
+    what = f"{path}: not a syrac model file"
+    hint = "pass a counter that `dvc repro` writes (models/syrac.pt)"
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # every way a foreign file fails to load means the same here
+        raise NotAModelError(f"{what}: PyTorch cannot read it (an image, a truncated copy, another format?); "
+                             f"{hint}") from None
+    missing = [key for key in MODEL_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise NotAModelError(f"{what}: it lacks {', '.join(missing)} (another project's weights?); {hint}")
+    if checkpoint["backbone"] not in BACKBONES:
+        raise NotAModelError(f"{what}: unknown backbone {checkpoint['backbone']!r}; {hint}")
+    return checkpoint
+
+
 def load_rank_model(path: str | Path) -> tuple[RankCounter, dict]:
     """Rebuild the network from a checkpoint (no download: weights come from the file)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = read_model_file(path)
     encoder, dim = build_encoder(checkpoint["backbone"], "none")
     model = RankCounter(encoder, dim, checkpoint["precision"])
-    model.load_state_dict(checkpoint["state_dict"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # same keys, other shapes: another network saved in syrac's format
+        raise NotAModelError(f"{path}: not a syrac model file: its weights do not fit a {checkpoint['backbone']} "
+                             f"({type(error).__name__})") from None
     return model.eval(), checkpoint
 
 

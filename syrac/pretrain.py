@@ -24,7 +24,8 @@ from syrac import storage
 from syrac.config import Config
 from syrac.datasets import image_paths
 from syrac.domain import adapt_batch_norm, rotation_pretext
-from syrac.features import load_resized, resize
+from syrac.envelope import Envelope, fit_envelope
+from syrac.features import encode, load_resized, resize
 from syrac.model import RankCounter, compute_device, new_model, normalise, save_torch, to_batch, to_device
 from syrac.storage import read_image
 
@@ -274,3 +275,12 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
         adapt_batch_norm(model, photos.images, 2 * p.batch_size)
         summary["holdout_ranking_accuracy_after_adapt_bn"] = ranking_accuracy(model, held, 2 * p.batch_size)
     return model.cpu().eval(), summary
+
+
+def training_envelope(model: RankCounter, pairs: PairSet, photos: PairSet | None, seed: int) -> Envelope:
+    """The envelope (``syrac.envelope``) of every image rank pre-training saw: the pairs' sources and
+    edits, held-out ones included, and the photos' crops."""
+    images = pairs.images if photos is None else torch.cat([pairs.images, photos.images])
+    arrays = images.permute(0, 2, 3, 1).numpy()
+    encoder = to_device(copy.deepcopy(model), compute_device())  # the model itself stays as saved
+    return fit_envelope(encode(encoder, list(arrays)), arrays, seed)

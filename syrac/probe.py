@@ -37,7 +37,11 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -> Linear
     xc, yc = x - mean_x, targets - mean_y
     gram = xc.T @ xc
     scale = np.trace(gram) / gram.shape[0] or 1.0
-    weight = np.linalg.solve(gram + alpha * scale * np.eye(gram.shape[0]), xc.T @ yc)
+    system = gram + alpha * scale * np.eye(gram.shape[0])
+    try:
+        weight = np.linalg.solve(system, xc.T @ yc)
+    except np.linalg.LinAlgError:  # alpha 0 with fewer images than features: the minimum-norm solution
+        weight = np.linalg.lstsq(system, xc.T @ yc, rcond=None)[0]
     return LinearProbe(weight.astype(np.float32), float(mean_y - mean_x @ weight))
 
 

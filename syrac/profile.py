@@ -4,6 +4,10 @@ A profile (``profiles/<name>.yaml``) lists the keys it sets; they are written in
 place, keeping every other key and the comments. ``sources`` and ``benchmarks`` are replaced as a
 whole, since their keys depend on their ``format``, and so is ``evaluate.patches`` (a K per
 benchmark). The result is validated before it is written.
+
+Outputs that DVC does not cache (``plots/predictions`` and the like) are git's to restore, and git
+leaves files it never tracked: a benchmark that the new profile drops would leave its per-benchmark
+files there, and ``dvc status`` would call the folder modified. So the switch removes them.
 """
 
 from __future__ import annotations
@@ -33,8 +37,32 @@ def _overlay(target, profile, prefix: str = "") -> int:
     return changed
 
 
+def output_folders(dvc_yaml: Path) -> list[Path]:
+    """Every stage output of ``dvc_yaml`` that is a folder on disk (the per-benchmark plots among them)."""
+    stages = YAML(typ="safe").load(dvc_yaml.read_text())["stages"]
+    paths = [next(iter(out)) if isinstance(out, dict) else out for stage in stages.values() for out in stage.get("outs", [])]
+    return [dvc_yaml.parent / path for path in paths if (dvc_yaml.parent / path).is_dir()]
+
+
+def belongs_to(stem: str, benchmark: str) -> bool:
+    """Per-benchmark outputs are named ``<benchmark>``, ``<benchmark>_<what>`` or ``<what>_<benchmark>``."""
+    return stem == benchmark or stem.startswith(f"{benchmark}_") or stem.endswith(f"_{benchmark}")
+
+
+def remove_dropped_outputs(root: Path, dropped: set[str]) -> list[Path]:
+    """Delete the files of benchmarks in ``dropped`` from the stage output folders of ``root/dvc.yaml``."""
+    if not dropped or not (root / "dvc.yaml").is_file():
+        return []
+    stale = [path for folder in output_folders(root / "dvc.yaml") for path in sorted(folder.iterdir())
+             if path.is_file() and any(belongs_to(path.stem, name) for name in dropped)]
+    for path in stale:
+        path.unlink()
+    return stale
+
+
 def switch(name: str, params_path: str | Path = "params.yaml") -> int:
-    """Apply profile ``name`` to ``params_path``; returns the number of values changed."""
+    """Apply profile ``name`` to ``params_path``; returns the number of values changed. The output
+    files of benchmarks the profile drops are removed from beside it (``remove_dropped_outputs``)."""
     profile_path = PROFILES / f"{name}.yaml"
     if not profile_path.is_file():
         known = sorted(p.stem for p in PROFILES.glob("*.yaml"))
@@ -44,11 +72,14 @@ def switch(name: str, params_path: str | Path = "params.yaml") -> int:
     yaml = YAML()  # round-trip mode: comments and key order survive
     yaml.width = 120
     params = yaml.load(Path(params_path).read_text())
+    declared = set(params.get("benchmarks") or {})
     changed = _overlay(params, yaml.load(profile_path.read_text()))
     buffer = io.StringIO()
     yaml.dump(params, buffer)
     config.from_dict(YAML(typ="safe").load(buffer.getvalue()))  # never write an invalid params.yaml
     storage.write_bytes(params_path, buffer.getvalue().encode())
+    for path in remove_dropped_outputs(Path(params_path).parent, declared - set(params["benchmarks"])):
+        print(f"removed {path} (its benchmark is not in profile '{name}')", file=sys.stderr)
     return changed
 
 

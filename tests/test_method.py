@@ -83,6 +83,15 @@ def test_ridge_probe_recovers_a_linear_count_and_sums_clipped_patches():
     assert manual.image_counts(np.array([[[3.0, 1.0], [1.0, 3.0]]])).tolist() == [2.0]
 
 
+def test_ridge_without_a_penalty_on_fewer_images_than_features_fits_them_exactly():
+    """alpha 0 is plain least squares: with 9 images of 512 features (a tiny counting set) the system is
+    singular, and the minimum-norm solution still fits every label."""
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0, 1, (9, 512)), rng.uniform(0, 50, 9)
+    probe = fit_ridge(x, y, alpha=0.0)
+    assert np.all(np.isfinite(probe.weight)) and np.allclose(x @ probe.weight + probe.bias, y, atol=1e-3)
+
+
 def _params():
     with open("params.yaml") as handle:
         return yaml.safe_load(handle)
@@ -179,7 +188,7 @@ def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothin
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: params.yaml: pretrain.lr = -1.0 is not allowed: > 0",
+        "error: params.yaml: pretrain.lr = -1.0 is not allowed: in (0, 1] (Adam's useful rates lie far below 1)",
         "error: params.yaml: evaluate.patches.sim_sparse = 0 is not allowed: 1 <= K <= 16, or auto"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 

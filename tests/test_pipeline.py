@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -215,13 +216,29 @@ def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_pa
     assert "counting: 100%" in err and "4/4" in err  # a progress bar, on stderr only
     assert err.rstrip().endswith("counted 3 image(s), skipped 1 unreadable")
     lines = out.strip().splitlines()
-    assert lines[0] == "image,count" and [line.split(",")[0].rsplit("/", 1)[1] for line in lines[1:]] == ["a.jpg", "b.png", "c.png"]
+    assert lines[0] == "image,count,in_range,reason"
+    assert [line.split(",")[0].rsplit("/", 1)[1] for line in lines[1:]] == ["a.jpg", "b.png", "c.png"]
     evaluated = {r.split(",")[0]: float(r.split(",")[2])
                  for r in (tiny_repo / "plots/predictions/sim_sparse.csv").read_text().splitlines()[1:]}
     assert float(lines[1].split(",")[1]) == pytest.approx(evaluated["IMG_1.jpg"], abs=0.02)
     overlays = sorted(p.name for p in (tmp_path / "overlays").iterdir())
     assert overlays == ["a_count.png", "b_count.png", "c_count.png"]
     assert Image.open(tmp_path / "overlays/a_count.png").size == Image.open(bench / "IMG_1.jpg").size
+
+
+def test_syrac_count_says_that_random_noise_is_unlike_anything_the_counter_was_trained_on(tiny_repo, tmp_path, capsys):
+    from PIL import Image
+
+    from syrac import cli
+
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    assert cli.main(["count", str(tmp_path / "noise.png"), "--model", str(tiny_repo / "models/syrac.pt"),
+                     "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["in_range"] is False and row["reason"]
+    envelope = json.loads((tiny_repo / "metrics/pretrain.json").read_text())["envelope"]
+    assert envelope["max_distance"] > 0 and envelope["entropy_bits"][0] <= envelope["entropy_bits"][1]
 
 
 def test_syrac_count_without_a_model_says_what_to_run(tmp_path, capsys):

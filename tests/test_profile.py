@@ -1,12 +1,14 @@
 """The paper profile: switching params.yaml to it and back, its validity, and its DAG."""
 
+import copy
 import shutil
 import subprocess
 import sys
 
 import pytest
+import yaml
 
-from repo import REPO, dvc, make_repo
+from repo import REPO, dvc, make_repo, run
 from syrac import check, config, profile
 
 
@@ -82,3 +84,35 @@ def test_an_unknown_profile_is_an_error_naming_the_known_ones(params):
     result = subprocess.run([sys.executable, "-m", "syrac.profile", "fast", str(params)], capture_output=True,
                             text=True, cwd=REPO)
     assert result.returncode == 2 and "no profile 'fast'; known profiles: embedded, paper" in result.stderr
+
+
+def test_switching_away_from_a_profile_leaves_no_output_of_its_benchmarks(tiny_repo, tmp_path, monkeypatch):
+    """A run of a profile with one more benchmark leaves that benchmark's files in the uncached plot
+    folders; git never tracked them, so only the switch back can remove them for `dvc status` to be clean."""
+    root = tmp_path / "repo"
+    shutil.copytree(tiny_repo, root, symlinks=True)
+    run(["git", "add", "-A"], root)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "outputs"], root)
+    committed = yaml.safe_load((root / "params.yaml").read_text())
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles/committed.yaml").write_text(yaml.safe_dump(
+        {"benchmarks": committed["benchmarks"], "evaluate": {"patches": committed["evaluate"]["patches"]}}))
+    monkeypatch.setattr(profile, "PROFILES", tmp_path / "profiles")
+    wider = copy.deepcopy(committed)  # the other profile: the same and one more benchmark
+    wider["benchmarks"]["extra_set"] = wider["benchmarks"]["sim_sparse"]
+    wider["evaluate"]["patches"]["extra_set"] = 1
+    (root / "params.yaml").write_text(yaml.safe_dump(wider, sort_keys=False))
+    debris = [root / path for path in ("plots/predictions/extra_set.csv", "plots/patch_sweep/extra_set.csv",
+                                       "plots/umap/extra_set.png", "plots/review_ranking/worst_pairs_extra_set.png")]
+    for path in debris:  # what that profile's run wrote beside the committed benchmarks' files
+        path.write_bytes(b"written by the other profile's run")
+    kept = sorted(p.relative_to(root) for p in (root / "plots").rglob("*") if p.is_file() and p not in debris)
+
+    profile.switch("committed", root / "params.yaml")
+    run(["git", "checkout", "--", "."], root)
+    dvc("checkout", cwd=root)
+    assert not any(path.exists() for path in debris)
+    assert sorted(p.relative_to(root) for p in (root / "plots").rglob("*") if p.is_file()) == kept
+    assert "up to date" in dvc("status", cwd=root)
+    debris[0].write_bytes(b"left by hand")  # what the switch spares the user: DVC sees the folder changed
+    assert "modified" in dvc("status", cwd=root)
