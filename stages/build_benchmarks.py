@@ -10,7 +10,7 @@ from pathlib import Path
 
 from syrac import benchmarks, config, storage
 from syrac.check import ORACLE_SPLIT, dataset_problems
-from syrac.stage_errors import stop_on_input_errors
+from syrac.errors import stop_on_input_errors
 
 if __name__ == "__main__":
     image_root, truth_root, train_image_root, train_truth_root, metrics_path = map(Path, sys.argv[1:6])

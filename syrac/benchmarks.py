@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sys
 import zlib
 from pathlib import Path
 
@@ -18,13 +17,11 @@ import numpy as np
 
 from syrac import datasets, sim, storage
 from syrac.config import Config, DatasetSplit, SimBenchmark
-from syrac.generate import BENCHMARKS, parallel_map
+from syrac.errors import BadImagesError
+from syrac.sim import BENCHMARKS
+from syrac.storage import parallel_map, readable_images
 
 MANIFEST = "images.csv"
-
-
-class BadImagesError(ValueError):
-    """Unreadable image files under the ``data.bad_images: fail`` policy."""
 
 
 def _md5(path: Path) -> str:
@@ -77,27 +74,6 @@ def render_benchmark(cfg: Config, name: str, image_dir: Path, truth_dir: Path, s
     images, counts = zip(*parallel_map(_render_image, jobs, f"benchmark {name} ({split})"))
     _write_manifest(image_dir, list(images))
     return _count_stats(list(counts))
-
-
-def _unreadable(path: Path) -> str | None:
-    """Why a file cannot be used as an image, or None if it decodes."""
-    try:
-        storage.read_image(path)
-    except ValueError as error:
-        return str(error)
-    return None
-
-
-def readable_images(paths: list[Path], policy: str, desc: str) -> tuple[list[Path], int]:
-    """Decode every image once: under ``fail`` any unreadable file stops the stage (all are listed);
-    under ``skip`` each is reported and left out. Returns the readable paths and the skipped count."""
-    errors = parallel_map(_unreadable, paths, desc)
-    bad = [error for error in errors if error]
-    if bad and policy == "fail":
-        raise BadImagesError("\n".join(bad + ["(set data.bad_images: skip in params.yaml to leave such files out)"]))
-    for error in bad:
-        print(f"warning: skipped {error}", file=sys.stderr)
-    return [p for p, error in zip(paths, errors) if error is None], len(bad)
 
 
 def import_benchmark(bench: DatasetSplit, name: str, image_dir: Path, truth_dir: Path, policy: str,

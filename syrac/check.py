@@ -12,7 +12,8 @@ import sys
 
 from syrac import config, datasets
 from syrac.diffusion import resolve_model
-from syrac.model import MissingWeightsError, imagenet_weights
+from syrac.errors import DatasetError, MissingWeightsError
+from syrac.model import imagenet_weights
 
 ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
 
@@ -25,13 +26,13 @@ def dataset_problems(cfg: config.Config) -> list[str]:
     for key, photos in image_only:
         try:  # images only: the annotations of training photos are never opened
             datasets.image_paths(photos.format, photos.root, photos.split)
-        except datasets.DatasetError as error:
+        except DatasetError as error:
             found += [f"{key}: {problem}" for problem in error.problems]
     for name, bench in cfg.dataset_benchmarks.items():
         for split in dict.fromkeys((bench.split, ORACLE_SPLIT)):  # the ablation's oracle reads the train split
             try:
                 datasets.samples(bench.format, bench.root, split)
-            except datasets.DatasetError as error:
+            except DatasetError as error:
                 found += [f"benchmarks.{name}: {problem}" for problem in error.problems]
     return found
 

@@ -66,7 +66,8 @@ def count(args: argparse.Namespace) -> int:
         writer.writerows([r["image"], r["count"], _yes_no(r["in_range"]), r["reason"]] for r in rows)
     else:
         for r in rows:
-            print(f"{r['image']}\t{r['count']:.1f}" + (f"\tout of range: {r['reason']}" if r["in_range"] is False else ""))
+            flag = f"\tout of range: {r['reason']}" if r["in_range"] is False else ""
+            print(f"{r['image']}\t{r['count']:.1f}{flag}")
     outside = sum(r["in_range"] is False for r in rows)
     print(f"counted {len(rows)} image(s), skipped {failed} unreadable"
           + (f"; {outside} out of range (unlike the training images: counts not to be trusted)" if outside else ""),

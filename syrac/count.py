@@ -15,7 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from syrac.envelope import Envelope
 from syrac.features import encode, image_patches, patch_boxes, resize
-from syrac.model import NotAModelError, RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
+from syrac.errors import NotAModelError
+from syrac.model import RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
 from syrac.probe import LinearProbe
 
 

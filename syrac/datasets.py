@@ -19,15 +19,8 @@ import numpy as np
 from scipy.io import loadmat, whosmat  # the MATLAB v5 files ShanghaiTech and UCF-QNRF ship
 from scipy.io.matlab import MatReadError
 
+from syrac.errors import DatasetError
 from syrac.storage import IMAGE_SUFFIXES
-
-
-class DatasetError(ValueError):
-    """A declared dataset folder does not have the official layout; ``problems`` lists each fault."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)

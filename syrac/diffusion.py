@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from syrac.config import Generator
-from syrac.model import MissingWeightsError
+from syrac.errors import MissingWeightsError
 
 
 def _missing(model: str, why: str) -> MissingWeightsError:

@@ -25,6 +25,9 @@ from sklearn.covariance import LedoitWolf
 
 HELD_OUT_SHARE = 0.2  # training images kept out of the fit to set the distance limit
 GREY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 luma
+# What each pixel statistic is called, and what an image below or above the training range likely is.
+PIXEL_TESTS = (("grey-level entropy", "bits", "blank or drawn?", "noise?"),
+               ("texture", "grey levels per pixel", "blank or a smooth drawing?", "noise?"))
 
 
 def pixel_statistics(images: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -58,13 +61,12 @@ class Envelope:
     def reason_out_of_range(self, image: np.ndarray, patch_features: np.ndarray) -> str | None:
         """Why an image (H x W x 3 uint8 at the network's input size) and the features of its counted
         patches (P x D) lie outside what training saw, or None when they do not."""
-        entropy, step = pixel_statistics(image[None])[0]
-        if not self.pixel_low[0] <= entropy <= self.pixel_high[0]:
-            return (f"grey-level entropy {entropy:.2f} bits, outside the training images' "
-                    f"{self.pixel_low[0]:.2f}-{self.pixel_high[0]:.2f} (blank or drawn?)")
-        if not self.pixel_low[1] <= step <= self.pixel_high[1]:
-            return (f"texture {step:.2f} grey levels per pixel, outside the training images' "
-                    f"{self.pixel_low[1]:.2f}-{self.pixel_high[1]:.2f} (blank or drawn?)")
+        measured = pixel_statistics(image[None])[0]
+        for (name, unit, too_low, too_high), value, low, high in zip(PIXEL_TESTS, measured, self.pixel_low,
+                                                                     self.pixel_high):
+            if not low <= value <= high:
+                return (f"{name} {value:.2f} {unit}, outside the training images' {low:.2f}-{high:.2f} "
+                        f"({too_low if value < low else too_high})")
         distance = float(np.median(self.distances(patch_features)))
         if distance > self.max_distance:
             return (f"features {distance:.1f} from the training images' mean, beyond the farthest held-out "

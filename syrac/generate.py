@@ -21,7 +21,6 @@ import json
 import math
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -32,20 +31,11 @@ from tqdm import tqdm
 
 from syrac import config, datasets, sim, storage
 from syrac.config import Config, SimSources
-
-# Independent random streams: changing one dataset's size never changes another's images.
-SOURCES, EDITS, COUNTING, BENCHMARKS = 1, 2, 3, 4
+from syrac.errors import stop_on_input_errors
+from syrac.sim import COUNTING, EDITS, SOURCES
+from syrac.storage import parallel_map, readable_images
 TRUTH = ".truth"  # per-image true counts of simulated images, inside the work folder until the end
 CODE = ("sim.py", "generate.py", "diffusion.py")  # a change here invalidates half-finished work
-
-
-def parallel_map(function, items: list, desc: str) -> list:
-    """Map over items in worker processes, in order, with a progress bar."""
-    workers = min(len(items), os.cpu_count() or 1)
-    if workers <= 1:
-        return [function(item) for item in tqdm(items, desc=desc, unit="img")]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(tqdm(pool.map(function, items, chunksize=4), total=len(items), desc=desc, unit="img"))
 
 
 def image_seed(seed: int, stream: int, *ids: int) -> int:
@@ -244,7 +234,6 @@ def source_tasks(cfg: Config, policy: str) -> tuple[list[Task], int]:
     if isinstance(cfg.sources, SimSources):
         return [Task(f"sources/src_{i:05d}.jpg", (i,), image_seed(cfg.seed, SOURCES, i), "", "")
                 for i in range(cfg.sources.n_images)], 0
-    from syrac.benchmarks import readable_images
 
     s = cfg.sources
     paths, skipped = readable_images(datasets.image_paths(s.format, s.root, s.split), policy, "checking sources")
@@ -309,7 +298,6 @@ def run_stage(synthesize, argv: list[str]) -> dict | None:
     writes the metrics and returns the summary; the other processes return None."""
     from accelerate import PartialState
 
-    from syrac.stage_errors import stop_on_input_errors
 
     cfg = config.load_for_stage()
     out_dir, truth_dir, metrics_path, work_root = map(Path, argv[:4])

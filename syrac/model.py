@@ -18,15 +18,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from syrac.config import BACKBONES, Model
+from syrac.errors import MissingWeightsError, NotAModelError
 from syrac.probe import LinearProbe
 from syrac.storage import write_bytes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class MissingWeightsError(RuntimeError):
-    """Pretrained weights were asked for but are not on this machine."""
 
 
 def imagenet_weights(backbone: str):
@@ -167,10 +164,6 @@ def save_torch(obj: dict, path: str | Path) -> None:
 def save_rank_model(path: str | Path, model: RankCounter, backbone: str, input_size, extra: dict) -> None:
     save_torch({"backbone": backbone, "input_size": list(input_size), "feature_dim": model.feature_dim,
                 "precision": model.precision, "state_dict": model.state_dict(), **extra}, path)
-
-
-class NotAModelError(ValueError):
-    """A file given as a syrac model is something else: an image, a truncated copy, another project's."""
 
 
 MODEL_KEYS = ("backbone", "input_size", "feature_dim", "precision", "state_dict")

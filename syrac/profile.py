@@ -40,7 +40,8 @@ def _overlay(target, profile, prefix: str = "") -> int:
 def output_folders(dvc_yaml: Path) -> list[Path]:
     """Every stage output of ``dvc_yaml`` that is a folder on disk (the per-benchmark plots among them)."""
     stages = YAML(typ="safe").load(dvc_yaml.read_text())["stages"]
-    paths = [next(iter(out)) if isinstance(out, dict) else out for stage in stages.values() for out in stage.get("outs", [])]
+    outs = [out for stage in stages.values() for out in stage.get("outs", [])]
+    paths = [next(iter(out)) if isinstance(out, dict) else out for out in outs]
     return [dvc_yaml.parent / path for path in paths if (dvc_yaml.parent / path).is_dir()]
 
 

@@ -115,6 +115,10 @@ class Scene:
         return [p.head for p in self.people]
 
 
+# Independent random streams: changing one dataset's size never changes another's images.
+SOURCES, EDITS, COUNTING, BENCHMARKS = 1, 2, 3, 4
+
+
 def scene_rng(*key: int) -> np.random.Generator:
     """A generator keyed by integers, so every image has its own reproducible stream."""
     return np.random.default_rng([int(k) for k in key])

@@ -11,11 +11,16 @@ import io
 import json
 import os
 import tempfile
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from syrac.errors import BadImagesError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # Pillow refuses images above ~179 megapixels as possible decompression bombs; crowd photos can be
@@ -100,3 +105,33 @@ def save_npz(path: str | Path, **arrays) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
+
+
+def parallel_map(function, items: list, desc: str) -> list:
+    """Map over items in worker processes, in order, with a progress bar."""
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers <= 1:
+        return [function(item) for item in tqdm(items, desc=desc, unit="img")]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(tqdm(pool.map(function, items, chunksize=4), total=len(items), desc=desc, unit="img"))
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a file cannot be used as an image, or None if it decodes."""
+    try:
+        read_image(path)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def readable_images(paths: list[Path], policy: str, desc: str) -> tuple[list[Path], int]:
+    """Decode every image once: under ``fail`` any unreadable file stops the stage (all are listed);
+    under ``skip`` each is reported and left out. Returns the readable paths and the skipped count."""
+    errors = parallel_map(_unreadable, paths, desc)
+    bad = [error for error in errors if error]
+    if bad and policy == "fail":
+        raise BadImagesError("\n".join(bad + ["(set data.bad_images: skip in params.yaml to leave such files out)"]))
+    for error in bad:
+        print(f"warning: skipped {error}", file=sys.stderr)
+    return [p for p, error in zip(paths, errors) if error is None], len(bad)

@@ -6,7 +6,9 @@ import scipy.io
 from PIL import Image
 
 from layouts import BUILDERS, SIZE, write_image
-from syrac import benchmarks, check, datasets
+from syrac import check, datasets
+from syrac.errors import BadImagesError, DatasetError
+from syrac.storage import readable_images
 
 COUNTS = [3, 0, 7]
 
@@ -30,7 +32,7 @@ def test_shanghaitech_points_are_read_exactly(tmp_path):
 
 
 def _problems(fmt, root, split="test"):
-    with pytest.raises(datasets.DatasetError) as caught:
+    with pytest.raises(DatasetError) as caught:
         datasets.samples(fmt, root, split)
     return caught.value.problems
 
@@ -92,12 +94,12 @@ def _bad_files(folder):
 
 def test_bad_images_fail_listing_every_file_or_are_skipped_and_counted(tmp_path):
     paths = _bad_files(tmp_path)
-    with pytest.raises(benchmarks.BadImagesError) as caught:
-        benchmarks.readable_images(paths, "fail", "check")
+    with pytest.raises(BadImagesError) as caught:
+        readable_images(paths, "fail", "check")
     message = str(caught.value)
     assert all(name in message for name in ("zero.jpg", "text.jpg", "truncated.jpg"))
     assert "good" not in message and "data.bad_images: skip" in message
-    kept, skipped = benchmarks.readable_images(paths, "skip", "check")
+    kept, skipped = readable_images(paths, "skip", "check")
     assert skipped == 3 and sorted(p.name for p in kept) == ["good_cmyk.jpg", "good_gray.png", "good_rgba.png"]
     for path in kept:
         assert Image.open(path).mode in ("L", "RGBA", "CMYK")  # the files really are in those modes

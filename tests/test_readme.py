@@ -130,7 +130,7 @@ def test_every_readme_block_is_known_and_works_as_written(readme_repo):
             assert not expected or re.search(expected.replace("(", r"\(").replace(")", r"\)"), output), output[-3000:]
             ran.append(command)
     assert (readme_repo / "params.yaml").read_bytes() == params_before  # every profile switch went back
-    assert (readme_repo / "counts.csv").read_text().splitlines()[0] == "image,count"
+    assert (readme_repo / "counts.csv").read_text().splitlines()[0] == "image,count,in_range,reason"
     assert len(list((readme_repo / "overlays").glob("*_count.png"))) == 3
     assert any(c.startswith("dvc repro") for c in ran) and any(c.startswith("syrac count") for c in ran)
 

@@ -13,7 +13,8 @@ import yaml
 
 from conftest import TINY
 from repo import REPO, dvc, make_repo
-from syrac import benchmarks, config, datasets, profile
+from syrac import config, datasets, profile
+from syrac.storage import readable_images
 
 # Images and annotated people of each official split (the dataset's own figures).
 SPLITS = {("part_A", "train"): (300, 162_413), ("part_A", "test"): (182, 78_862),
@@ -38,7 +39,7 @@ def test_every_real_image_and_annotation_loads_with_the_official_counts(part, sp
     loaded = datasets.samples("shanghaitech", ROOT / part, split)
     images, people = SPLITS[(part, split)]
     assert len(loaded) == images and sum(len(points) for _, points in loaded) == people
-    readable, skipped = benchmarks.readable_images([image for image, _ in loaded], "fail", f"{part} {split}")
+    readable, skipped = readable_images([image for image, _ in loaded], "fail", f"{part} {split}")
     assert len(readable) == images and skipped == 0
     assert all(image.suffix == ".jpg" for image in readable)  # part_A's stray Thumbs.db is not an image
 
