@@ -1,10 +1,11 @@
-# Two entry points (see README): `make repro` runs the whole DVC pipeline, `make test` the test suite.
+# Two entry points (see README): `make repro` runs the whole DVC pipeline, `make test` the test suite
+# (`make test-fast`: the unit tests alone, without the end-to-end DVC runs).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro test clean
+.PHONY: install repro test test-fast clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,9 @@ repro: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not e2e"
 
 clean:
 	rm -rf $(VENV)

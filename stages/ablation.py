@@ -2,30 +2,27 @@
 KxK patch inference on every benchmark, plus SYRAC fine-tuned whole on the noisy counts (the
 review's question 3); the supervised oracle is labelled as using labels."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from syrac import config, storage
-from syrac.ablation import cached_features, initial_model, init_strategy, strategy_features
-from syrac.analysis import grouped_bars
-from syrac.benchmarks import read_manifest
-from syrac.evaluation import patch_true_counts, read_grids, scores, true_counts
-from syrac.features import extract
-from syrac.model import compute_device, load_rank_model, to_device
-from syrac.probe import fit_probe
+from syrac.data.benchmarks import read_manifest
+from syrac.figures import grouped_bars
+from syrac.inference.evaluation import patch_true_counts, read_grids, scores, true_counts
+from syrac.method.features import extract
+from syrac.method.model import compute_device, load_rank_model, to_device
+from syrac.method.probe import fit_probe
+from syrac.studies.ablation import cached_features, init_strategy, initial_model, strategy_features
 
 if __name__ == "__main__":
-    (rank_path, intra_path, end_to_end_path, fine_tuned_path, counting_dir, bench_root, counting_features, bench_features,
-     train_root, truth_root, train_truth_root, grids_path, metrics_path, plots_dir) = map(Path, sys.argv[1:15])
+    args = config.stage_paths("rank_path", "intra_path", "end_to_end_path", "fine_tuned_path", "counting_dir", "bench_root", "counting_features", "bench_features", "train_root", "truth_root", "train_truth_root", "grids_path", "metrics_path", "plots_dir")
     cfg = config.load_for_stage()
-    grids, size = read_grids(grids_path), cfg.model.input_size
-    labels = storage.read_csv(counting_dir / "labels.csv")
-    counting = [counting_dir / r["image"] for r in labels]
+    grids, size = read_grids(args.grids_path), cfg.model.input_size
+    labels = storage.read_csv(args.counting_dir / "labels.csv")
+    counting = [args.counting_dir / r["image"] for r in labels]
     prompted = np.array([float(r["prompted_count"]) for r in labels])
-    manifests = {name: read_manifest(bench_root / name) for name in cfg.benchmarks}
-    truth = {name: true_counts(truth_root / name, names) for name, (names, _) in manifests.items()}
+    manifests = {name: read_manifest(args.bench_root / name) for name in cfg.benchmarks}
+    truth = {name: true_counts(args.truth_root / name, names) for name, (names, _) in manifests.items()}
     test_paths = {name: paths for name, (_, paths) in manifests.items()}
 
     def fit(features, targets):
@@ -34,28 +31,28 @@ if __name__ == "__main__":
     def mae_mse(probe, patches, name):
         return {m: v for m, v in scores(probe.image_counts(patches), truth[name]).items() if m in ("mae", "mse")}
 
-    baselines = {"no_pretraining": load_rank_model(end_to_end_path)[0], init_strategy(cfg): initial_model(cfg),
-                 "intra_image_rank": load_rank_model(intra_path)[0]}
+    baselines = {"no_pretraining": load_rank_model(args.end_to_end_path)[0], init_strategy(cfg): initial_model(cfg),
+                 "intra_image_rank": load_rank_model(args.intra_path)[0]}
     features = {strategy: strategy_features(to_device(model, compute_device()), counting, test_paths, grids, size, strategy)
                 for strategy, model in baselines.items()}
-    features["synthetic_rank"] = cached_features(counting_features, bench_features, [r["image"] for r in labels], grids)
+    features["synthetic_rank"] = cached_features(args.counting_features, args.bench_features, [r["image"] for r in labels], grids)
     features["synthetic_rank_fine_tuned"] = strategy_features(  # the review's "frozen or fine-tuned?"
-        to_device(load_rank_model(fine_tuned_path)[0], compute_device()), counting, test_paths, grids, size, "fine-tuned")
+        to_device(load_rank_model(args.fine_tuned_path)[0], compute_device()), counting, test_paths, grids, size, "fine-tuned")
     results, patches = {}, {}
     for strategy, (whole, patches[strategy]) in features.items():
         probe = fit(whole, prompted)
         results[strategy] = {name: mae_mse(probe, patches[strategy][name], name) for name in cfg.benchmarks}
     results["oracle"] = {}  # SYRAC's encoder, probe fitted on the true counts of training patches
-    syrac_encoder = to_device(load_rank_model(rank_path)[0], compute_device())
+    syrac_encoder = to_device(load_rank_model(args.rank_path)[0], compute_device())
     for name in cfg.benchmarks:
         k = grids[name]
-        train_names, train_paths = read_manifest(train_root / name)
+        train_names, train_paths = read_manifest(args.train_root / name)
         train_features = extract(syrac_encoder, train_paths, (k,), size, f"oracle: {name} train")[f"k{k}"]
-        patch_counts = patch_true_counts(train_truth_root / name, train_names, train_paths, k)
+        patch_counts = patch_true_counts(args.train_truth_root / name, train_names, train_paths, k)
         probe = fit(train_features.reshape(-1, train_features.shape[-1]), patch_counts.ravel())
         results["oracle"][name] = mae_mse(probe, patches["synthetic_rank"][name], name)
-    storage.write_json(metrics_path, results)
-    grouped_bars(plots_dir / "ablation.png", results, "mae",
+    storage.write_json(args.metrics_path, results)
+    grouped_bars(args.plots_dir / "ablation.png", results, "mae",
                  "Pre-training ablation: MAE with each benchmark's KxK patches (the oracle uses benchmark labels)")
     for strategy, row in results.items():
         print(f"{strategy:>22}: " + "  ".join(f"{name} MAE {v['mae']:.1f} MSE {v['mse']:.1f}" for name, v in row.items()))

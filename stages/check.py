@@ -9,16 +9,15 @@ a passing check reruns nothing downstream.
 """
 
 import sys
-from pathlib import Path
 
-from syrac import check, storage
+from syrac import check, config, storage
 
 MARKER = b"params.yaml, dataset folders and weights checked by stages/check.py\n"
 
 if __name__ == "__main__":
-    marker = Path(sys.argv[1])
+    args = config.stage_paths("marker")
     problems = check.problems()
     if problems:
         print("\n".join(f"error: {problem}" for problem in problems), file=sys.stderr)
         sys.exit(f"error: {len(problems)} problem(s); nothing was run and no output was touched")
-    storage.write_bytes(marker, MARKER)
+    storage.write_bytes(args.marker, MARKER)

@@ -2,24 +2,22 @@
 
 Reads the counter and features only, never ground truth: "auto" takes the coarsest K of
 evaluate.sweep at which nearly all patches are counted within the counting set's label range
-(syrac.evaluation.choose_grid). The evaluation, the figure and the ablation all count with the K
+(syrac.inference.evaluation.choose_grid). The evaluation, the figure and the ablation all count with the K
 written here.
 """
 
-import sys
-from pathlib import Path
 
 from syrac import config, storage
-from syrac.evaluation import IN_RANGE_SHARE, choose_grid, load_features
-from syrac.model import load_probe
+from syrac.inference.evaluation import IN_RANGE_SHARE, choose_grid, load_features
+from syrac.method.model import load_probe
 
 if __name__ == "__main__":
-    counter_path, features_root, out_path = map(Path, sys.argv[1:4])
+    args = config.stage_paths("counter_path", "features_root", "out_path")
     cfg = config.load_for_stage()
-    probe, max_label = load_probe(counter_path), max(cfg.counting.prompted_counts)
+    probe, max_label = load_probe(args.counter_path), max(cfg.counting.prompted_counts)
     chosen = {}
     for name in cfg.benchmarks:
-        features = load_features(features_root / f"{name}.npz")[1]
+        features = load_features(args.features_root / f"{name}.npz")[1]
         k, upper = choose_grid(probe, {k: features[f"k{k}"] for k in cfg.evaluate.sweep}, max_label)
         auto = cfg.evaluate.patches[name] == config.AUTO
         chosen[name] = {"patches": k if auto else cfg.evaluate.patches[name], "rule": "auto" if auto else "fixed",
@@ -28,4 +26,4 @@ if __name__ == "__main__":
         print(f"{name}: K = {chosen[name]['patches']} ({chosen[name]['rule']}); auto would take {k}: "
               f"{IN_RANGE_SHARE:.0%} of patches counted at most " + ", ".join(f"K={g} {c:.0f}" for g, c in upper.items())
               + f" (label range up to {max_label})")
-    storage.write_json(out_path, chosen)
+    storage.write_json(args.out_path, chosen)

@@ -2,21 +2,19 @@
 plus the same unlabelled photos' crops that SYRAC trains on (pretrain.unlabelled_photos), so the two
 differ only in the synthetic edits."""
 
-import sys
-from pathlib import Path
 
 from syrac import config, storage
-from syrac.model import save_rank_model
-from syrac.pretrain import nested_crop_pairs, photo_pairs, pretrain
+from syrac.method.model import save_rank_model
+from syrac.method.pretrain import nested_crop_pairs, photo_pairs, pretrain
 
 if __name__ == "__main__":
-    pairs_dir, model_path, metrics_path, checkpoint = map(Path, sys.argv[1:5])
+    args = config.stage_paths("pairs_dir", "model_path", "metrics_path", "checkpoint")
     cfg = config.load_for_stage()
-    sources = sorted({r["source"] for r in storage.read_csv(pairs_dir / "pairs.csv")})  # the images, not the edits
+    sources = sorted({r["source"] for r in storage.read_csv(args.pairs_dir / "pairs.csv")})  # the images, not the edits
     a = cfg.ablation
-    pairs = nested_crop_pairs([pairs_dir / s for s in sources], cfg.model.input_size, a.intra_crops,
+    pairs = nested_crop_pairs([args.pairs_dir / s for s in sources], cfg.model.input_size, a.intra_crops,
                               a.intra_crop_scale, cfg.seed)
-    model, summary = pretrain(cfg, pairs, checkpoint=checkpoint, photos=photo_pairs(cfg))
-    save_rank_model(model_path, model, cfg.model.backbone, cfg.model.input_size, {"best_epoch": summary["best_epoch"]})
-    storage.write_json(metrics_path, summary)
+    model, summary = pretrain(cfg, pairs, checkpoint=args.checkpoint, photos=photo_pairs(cfg))
+    save_rank_model(args.model_path, model, cfg.model.backbone, cfg.model.input_size, {"best_epoch": summary["best_epoch"]})
+    storage.write_json(args.metrics_path, summary)
     print(f"intra-image ranking: best held-out accuracy {summary['holdout_ranking_accuracy']:.3f}")

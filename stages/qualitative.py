@@ -1,25 +1,23 @@
 """Stage: per benchmark, the sparsest, a median and the densest image with their KxK patch counts (Figure 5)."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from syrac import config
-from syrac.analysis import image_grid
-from syrac.benchmarks import read_manifest
-from syrac.count import draw_patch_counts, load_counter
-from syrac.evaluation import read_grids, true_counts
+from syrac.data.benchmarks import read_manifest
+from syrac.figures import image_grid
+from syrac.inference.count import draw_patch_counts, load_counter
+from syrac.inference.evaluation import read_grids, true_counts
 from syrac.storage import read_image
 
 if __name__ == "__main__":
-    counter_path, bench_root, truth_root, grids_path, plots_dir = map(Path, sys.argv[1:6])
+    args = config.stage_paths("counter_path", "bench_root", "truth_root", "grids_path", "plots_dir")
     cfg = config.load_for_stage()
-    counter, grids = load_counter(counter_path), read_grids(grids_path)
+    counter, grids = load_counter(args.counter_path), read_grids(args.grids_path)
     for name in cfg.benchmarks:
         k = grids[name]
-        names, paths = read_manifest(bench_root / name)
-        true = true_counts(truth_root / name, names)
+        names, paths = read_manifest(args.bench_root / name)
+        true = true_counts(args.truth_root / name, names)
         order = np.argsort(true, kind="stable")
         panels = []
         for index in dict.fromkeys((order[0], order[len(order) // 2], order[-1])):
@@ -27,4 +25,4 @@ if __name__ == "__main__":
             counts = counter.patch_counts(image, k)
             panels.append((draw_patch_counts(image, counts), f"{names[index]}: true {true[index]:.0f}, "
                                                              f"predicted {counts.sum():.0f}"))
-        image_grid(plots_dir / f"{name}.png", panels, f"{name}: counts of a {k}x{k} grid of patches")
+        image_grid(args.plots_dir / f"{name}.png", panels, f"{name}: counts of a {k}x{k} grid of patches")

@@ -2,7 +2,7 @@
 
 import sys
 
-from syrac import generate
+from syrac.synthetic import generate
 
 if __name__ == "__main__":
     summary = generate.run_stage(generate.synthesize_counting, sys.argv[1:])

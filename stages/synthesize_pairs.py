@@ -5,7 +5,7 @@ Multi-GPU: set generator.launcher (e.g. "accelerate launch --multi_gpu --num_pro
 
 import sys
 
-from syrac import generate
+from syrac.synthetic import generate
 
 if __name__ == "__main__":
     summary = generate.run_stage(generate.synthesize_pairs, sys.argv[1:])

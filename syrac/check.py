@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from syrac import config, datasets
-from syrac.diffusion import resolve_model
+from syrac import config
+from syrac.data import datasets
 from syrac.errors import DatasetError, MissingWeightsError
-from syrac.model import imagenet_weights
+from syrac.method.model import imagenet_weights
+from syrac.synthetic.diffusion import resolve_model
 
 ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
 

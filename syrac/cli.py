@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from syrac.count import draw_patch_counts, load_counter
+from syrac.inference.count import draw_patch_counts, load_counter
 from syrac.storage import IMAGE_SUFFIXES, atomic_path, list_images, read_image
 
 

@@ -7,6 +7,7 @@ is allowed, so a researcher fixes params.yaml in one pass.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import signal
@@ -130,7 +131,7 @@ class SimBenchmark:
         _range(f"{key}.count_range", self.count_range, 0, MAX_COUNT, f"0 <= low <= high <= {MAX_COUNT}")
 
 
-# Official splits of each downloadable dataset (folder names are mapped by syrac.datasets).
+# Official splits of each downloadable dataset (folder names are mapped by syrac.data.datasets).
 DATASET_SPLITS = {"shanghaitech": ("train", "test"), "ucf_qnrf": ("train", "test"),
                   "jhu_crowd": ("train", "val", "test")}
 
@@ -249,7 +250,7 @@ class Pretrain:
     unlabelled_photos: tuple[DatasetSources, ...] = ()
     photo_crops: int = 2  # nested crops per photo
     photo_crop_scale: float = 0.6  # area of each crop relative to its parent
-    self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.domain)
+    self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.method.domain)
     adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
 
     def validate(self, key: str) -> None:
@@ -292,7 +293,7 @@ class Evaluate:
     closest to the network's input size (one K for 768x1024 ShanghaiTech B and 2000x3000 UCF-QNRF
     would shrink one or blow up the other)."""
 
-    patches: dict[str, int | str]  # K, or "auto": the label-free rule of syrac.evaluation.choose_grid
+    patches: dict[str, int | str]  # K, or "auto": the label-free rule of syrac.inference.evaluation.choose_grid
     sweep: tuple[int, ...]
 
     def validate(self, key: str) -> None:
@@ -337,7 +338,7 @@ class Umap:
 
 @dataclass(frozen=True)
 class Review:
-    """The studies answering the paper's reviewers (syrac/review.py)."""
+    """The studies answering the paper's reviewers (syrac/studies/review.py)."""
 
     worst_pairs: int = 6  # misordered real pairs listed (and drawn) per benchmark
 
@@ -484,6 +485,15 @@ def load(path: str | Path = "params.yaml") -> Config:
     except yaml.YAMLError as error:
         raise ConfigError([f"{path} is not valid YAML: {error}"]) from None
     return from_dict(data or {})
+
+
+def stage_paths(*names: str, optional: tuple[str, ...] = (), argv: list[str] | None = None) -> argparse.Namespace:
+    """For stage scripts: the paths dvc.yaml's cmd passes by name (``--model-path models/rank.pt`` for
+    ``model_path``), so a cmd can neither hand a script its inputs in another order nor leave one out."""
+    parser = argparse.ArgumentParser(description="a DVC stage (see dvc.yaml)")
+    for name in (*names, *optional):
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, required=name not in optional)
+    return parser.parse_args(argv)
 
 
 def load_for_stage(path: str | Path = "params.yaml") -> Config:

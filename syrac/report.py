@@ -14,6 +14,7 @@ from pathlib import Path
 
 from syrac.storage import read_json, write_bytes
 
+
 def markers(block: str) -> tuple[str, str]:
     """The README comments between which a results block is generated."""
     return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
@@ -117,7 +118,7 @@ def tables(metrics_dir: Path) -> str:
         noise = _table(["label noise (CV)"] + [f"{STRATEGY_NAMES[s].strip('*').split(' (')[0]}: {n} MAE"
                                                for s in compared for n in names],
                        [[cv] + [f"{cells[s][n]:.1f}" for s in compared for n in names] for cv, cells in study.items()])
-        text += f"\nLabel-noise study (`python -m syrac.label_noise`, not in the paper):\n\n{noise}\n"
+        text += f"\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper):\n\n{noise}\n"
     return text
 
 
@@ -129,7 +130,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:+.1f}%"
 
 
-def review_tables(metrics_dir: Path, generation: Path = Path("benchmarks/results/cpu/results.json")) -> str:
+def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/results.json")) -> str:
     """The answers to the paper's reviewers, from the review stages' metrics (README section
     "Questions from the paper's review")."""
     ranking = read_json(metrics_dir / "review_ranking.json")
@@ -198,7 +199,7 @@ def review_tables(metrics_dir: Path, generation: Path = Path("benchmarks/results
                 ["counting image", f"{sim['counting_image_s'] * 1000:.1f} ms",
                  f"{sd['counting_image']['per_image_s']:.0f} s ({sd['counting_image']['unet_steps']} UNet steps of "
                  f"{sd['counting_image']['unet_step_s']:.1f} s)"]]
-        text += (f"\n**6. Generation cost per image** (`python benchmarks/run.py --only generation_cost`, "
+        text += (f"\n**6. Generation cost per image** (`python perf/run.py --only generation_cost`, "
                  f"{read_json(generation)['device']}):\n\n"
                  + _table(["synthetic image", "embedded simulator", f"Stable Diffusion 2.1, {sd['dtype']}, paper's size and steps"],
                           rows) + "\n")

@@ -10,8 +10,8 @@ import csv
 import io
 import json
 import os
-import tempfile
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path

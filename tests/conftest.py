@@ -1,6 +1,7 @@
 """The tiny end-to-end repository, built once per test session and shared by the test files that
 read a trained pipeline (test_pipeline, test_readme): the whole DVC DAG on a tiny profile, in a
-fresh git + DVC copy of the repo."""
+fresh git + DVC copy of the repo. Tests that run DVC pipelines are marked ``e2e``; `make test-fast`
+runs the others (`pytest -m "not e2e"`)."""
 
 import pytest
 
@@ -28,6 +29,16 @@ DATASETS = {
     "ucf_qnrf": ("ucf_qnrf", "datasets/UCF-QNRF_ECCV18", [120, 0, 64]),
     "jhu_crowd": ("jhu_crowd", "datasets/jhu_crowd_v2.0", [5, 0, 17, 2]),
 }
+
+
+PIPELINE_FIXTURES = {"tiny_repo", "sd_repo", "readme_repo", "scratch_repo"}  # each runs a DVC pipeline
+
+
+def pytest_collection_modifyitems(items):
+    """``e2e``: every test that runs a DVC pipeline (through one of those fixtures, or a whole file of them)."""
+    for item in items:
+        if PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())) or item.module.__name__ == "test_shanghaitech":
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

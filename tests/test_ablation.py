@@ -9,8 +9,8 @@ import yaml
 from PIL import Image
 
 from syrac import config
-from syrac.ablation import init_strategy, initial_model, train_end_to_end
-from syrac.pretrain import nested_crop_pairs, pretrain
+from syrac.studies.ablation import init_strategy, initial_model, train_end_to_end
+from syrac.method.pretrain import nested_crop_pairs, pretrain
 
 
 def _cfg(**sections):
@@ -79,7 +79,7 @@ def test_ablation_parameters_are_validated(key, value, message):
 
 def test_patch_true_counts_split_the_heads_by_grid_cell(tmp_path):
     from syrac import storage
-    from syrac.evaluation import patch_true_counts
+    from syrac.inference.evaluation import patch_true_counts
 
     Image.new("RGB", (100, 60)).save(tmp_path / "a.jpg")
     storage.write_json(tmp_path / "a.json", {"points": [[10, 10], [60, 10], [99, 59], [49.9, 29.9], [50, 30]]})
@@ -92,7 +92,7 @@ def test_unlabelled_photos_join_the_training_pairs_only_and_no_annotation_is_rea
     """Nested crops of real photos train the rank network beside the synthetic pairs, while model
     selection stays on held-out synthetic pairs; the photos' annotations are never opened."""
     from layouts import BUILDERS
-    from syrac.pretrain import photo_pairs
+    from syrac.method.pretrain import photo_pairs
 
     BUILDERS["shanghaitech"](tmp_path / "part_B", "train", [3, 5, 7])
     for annotation in (tmp_path / "part_B/train_data/ground-truth").iterdir():

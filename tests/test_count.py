@@ -9,9 +9,9 @@ from PIL import Image
 
 from syrac import cli
 from syrac.config import Model
-from syrac.envelope import Envelope, fit_envelope
-from syrac.model import load_rank_model, new_model, save_counter, save_rank_model
-from syrac.probe import LinearProbe
+from syrac.method.envelope import Envelope, fit_envelope
+from syrac.method.model import load_rank_model, new_model, save_counter, save_rank_model
+from syrac.method.probe import LinearProbe
 
 
 @pytest.fixture(scope="module")

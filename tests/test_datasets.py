@@ -6,7 +6,8 @@ import scipy.io
 from PIL import Image
 
 from layouts import BUILDERS, SIZE, write_image
-from syrac import check, datasets
+from syrac import check
+from syrac.data import datasets
 from syrac.errors import BadImagesError, DatasetError
 from syrac.storage import readable_images
 

@@ -18,8 +18,9 @@ from PIL import Image
 import tiny_diffusion
 from layouts import BUILDERS
 from repo import dvc, env, interrupt_stage, make_repo, run
-from syrac import config, generate, storage
-from syrac.diffusion import DiffusionGenerator
+from syrac import config, storage
+from syrac.synthetic import generate
+from syrac.synthetic.diffusion import DiffusionGenerator
 
 SIZE = [32, 48]  # height, width of edits and counting images
 PARAMS = {
@@ -129,12 +130,15 @@ def test_two_accelerate_processes_make_exactly_the_images_of_one(sd_repo):
                            ("two", [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
                                     "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                                     "--main_process_port", str(_free_port())])):
-        run([*launcher, *args, f"out_{name}/pairs", f"out_{name}/truth", f"out_{name}/metrics.json", f"work_{name}"],
-            sd_repo, OMP_NUM_THREADS="1")
+        run([*launcher, *args, "--out-dir", f"out_{name}/pairs", "--truth-dir", f"out_{name}/truth",
+             "--metrics-path", f"out_{name}/metrics.json", "--work-root", f"work_{name}"], sd_repo, OMP_NUM_THREADS="1")
         outputs[name] = _images(sd_repo / f"out_{name}/pairs")
         assert (sd_repo / f"out_{name}/pairs/manifest.csv").is_file()
     assert len(outputs["one"]) == len(SOURCE_COUNTS) * 3 and outputs["one"] == outputs["two"]
     assert (sd_repo / "out_one/pairs/manifest.csv").read_bytes() == (sd_repo / "out_two/pairs/manifest.csv").read_bytes()
+
+
+GENERATION_PATHS = ["--out-dir", "out", "--truth-dir", "truth", "--metrics-path", "m.json", "--work-root", "work"]
 
 
 def test_offline_without_weights_stops_at_once_saying_what_to_download(sd_repo, tmp_path):
@@ -143,8 +147,8 @@ def test_offline_without_weights_stops_at_once_saying_what_to_download(sd_repo, 
     params["sources"]["root"] = str(sd_repo / "datasets/part_B")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     started = time.monotonic()
-    result = subprocess.run([sys.executable, str(sd_repo / "stages/synthesize_counting.py"), "out", "truth", "m.json",
-                             "work"], cwd=tmp_path, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, str(sd_repo / "stages/synthesize_counting.py"), *GENERATION_PATHS],
+                            cwd=tmp_path, capture_output=True, text=True,
                             env=env(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf")))
     assert result.returncode == 1 and time.monotonic() - started < 60
     message = result.stderr.strip().splitlines()[-1]

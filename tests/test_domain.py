@@ -6,10 +6,11 @@ import pytest
 import torch
 import yaml
 
-from syrac import config, generate, sim
-from syrac.domain import adapt_batch_norm, rotation_pretext
-from syrac.model import new_model, normalise, to_batch
-from syrac.pretrain import nested_crop_pairs, pretrain
+from syrac import config
+from syrac.synthetic import generate, sim
+from syrac.method.domain import adapt_batch_norm, rotation_pretext
+from syrac.method.model import new_model, normalise, to_batch
+from syrac.method.pretrain import nested_crop_pairs, pretrain
 from test_ablation import _cfg, _noise_images
 
 

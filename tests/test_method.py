@@ -8,10 +8,10 @@ import torch
 import yaml
 
 from syrac import config
-from syrac.features import patch_boxes
-from syrac.model import NonNegativeLinear, RankCounter, build_encoder
-from syrac.pretrain import augment, rank_loss
-from syrac.probe import LinearProbe, fit_probe, fit_ridge
+from syrac.method.features import patch_boxes
+from syrac.method.model import NonNegativeLinear, RankCounter, build_encoder
+from syrac.method.pretrain import augment, rank_loss
+from syrac.method.probe import LinearProbe, fit_probe, fit_ridge
 
 
 def test_rank_loss_is_negative_log_sigmoid_of_the_margin():
@@ -133,7 +133,7 @@ def test_default_params_are_valid():
 
 
 def test_saved_models_are_byte_identical_for_identical_weights(tmp_path):
-    from syrac.model import save_rank_model
+    from syrac.method.model import save_rank_model
 
     torch.manual_seed(0)
     model = RankCounter(*build_encoder("resnet18", "none"))
@@ -143,8 +143,8 @@ def test_saved_models_are_byte_identical_for_identical_weights(tmp_path):
 
 
 def test_the_precision_travels_with_the_model_file_and_fp32_means_no_autocast(tmp_path):
-    from syrac.features import encode
-    from syrac.model import load_rank_model, native_bf16, normalise, save_rank_model, to_batch
+    from syrac.method.features import encode
+    from syrac.method.model import load_rank_model, native_bf16, normalise, save_rank_model, to_batch
 
     torch.manual_seed(0)
     patches = [np.random.default_rng(i).integers(0, 256, (32, 48, 3), dtype=np.uint8) for i in range(3)]
@@ -183,8 +183,8 @@ def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothin
     data["evaluate"]["patches"]["sim_sparse"] = 0
     data["pretrain"]["lr"] = -1
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, str(repo / "stages/synthesize_counting.py"), "out", "truth",
-                             "m.json", "work"],
+    result = subprocess.run([sys.executable, str(repo / "stages/synthesize_counting.py"), "--out-dir", "out",
+                             "--truth-dir", "truth", "--metrics-path", "m.json", "--work-root", "work"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -194,7 +194,7 @@ def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothin
 
 
 def test_auto_k_takes_the_coarsest_grid_counted_within_the_label_range():
-    from syrac.evaluation import choose_grid
+    from syrac.inference.evaluation import choose_grid
 
     probe = LinearProbe(np.array([1.0], dtype=np.float32), 0.0)  # the count of a patch is its one feature
     patches = {k: np.full((10, k * k, 1), 400.0 / (k * k)) for k in (1, 2, 3, 4)}  # 400 people, spread evenly

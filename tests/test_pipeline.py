@@ -99,7 +99,7 @@ def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):
 
 
 def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
-    from syrac.review import ratio_bin_names
+    from syrac.studies.review import ratio_bin_names
 
     ranking = json.loads((tiny_repo / "metrics/review_ranking.json").read_text())
     worst = json.loads((tiny_repo / "metrics/review_worst_pairs.json").read_text())
@@ -214,7 +214,8 @@ def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_pa
     out, err = capsys.readouterr()
     assert code == 1 and "skipped: " in err and "d.jpg" in err
     assert "counting: 100%" in err and "4/4" in err  # a progress bar, on stderr only
-    assert err.rstrip().endswith("counted 3 image(s), skipped 1 unreadable")
+    # the tiny counter's envelope (some 40 training images of 32x48) may call a test image out of range
+    assert err.rstrip().splitlines()[-1].startswith("counted 3 image(s), skipped 1 unreadable")
     lines = out.strip().splitlines()
     assert lines[0] == "image,count,in_range,reason"
     assert [line.split(",")[0].rsplit("/", 1)[1] for line in lines[1:]] == ["a.jpg", "b.png", "c.png"]

@@ -6,7 +6,7 @@ import torch
 import yaml
 
 from syrac import config
-from syrac.pretrain import PairSet, pretrain, split_holdout
+from syrac.method.pretrain import PairSet, pretrain, split_holdout
 
 
 def _cfg(**pretrain_overrides):

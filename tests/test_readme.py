@@ -1,11 +1,11 @@
-"""Every shell command of the README works as written, after the README's setup.
+"""Every shell command of the README and the docs works as written, after the README's setup.
 
-Each ```bash block is read from README.md and each command in it is matched to one row of
+Each ```bash block is read from README.md and docs/*.md, and each command in it is matched to one row of
 ``COMMANDS``: cheap commands run for real in a copy of the repository, in a shell with the
 project's environment only where the block activates it (as a reader's shell would be), and
 expensive ones are checked as far as they can be without running (``dvc repro`` runs its first
 stage, which starts the stages' ``python``; ``dvc exp run -S`` values are validated as params).
-A README command that no row knows fails the test, so the README cannot drift from the code.
+A command that no row knows fails the test, so the README and the docs cannot drift from the code.
 """
 
 import itertools
@@ -25,6 +25,7 @@ from repo import REPO, make_repo, merge, param_slot
 from syrac import config
 
 ACTIVATE = "source .venv/bin/activate"
+DOCUMENTED = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]  # every page with commands to run
 
 
 def readme_blocks(text: str) -> list[list[str]]:
@@ -62,7 +63,7 @@ COMMANDS = [
     (r"ln -s /path/to/ShanghaiTech datasets/ShanghaiTech", ("ln -s ../../ShanghaiTech datasets/ShanghaiTech", (0,), "")),
     (r"python -m syrac\.profile (paper|embedded|shanghaitech)", "run"),
     (r"python -m syrac\.check", (None, (0, 1), "problem(s) found|ready to run")),
-    (r"python -m syrac\.label_noise", (None, (1,), "fewer than two label-noise levels")),  # no experiments here
+    (r"python -m syrac\.studies\.label_noise", (None, (1,), "fewer than two label-noise levels")),  # no experiments here
     # the first stage runs, so the stages' `python` starts; it may refuse (the paper profile's data is not here)
     (r"dvc repro", ("dvc repro check", (0, 255), "Running stage 'check'")),
     (r"dvc exp run .*", _set_params),
@@ -107,7 +108,7 @@ def _shell(command: str, activated: bool, cwd: Path) -> subprocess.CompletedProc
 
 def test_every_readme_block_is_known_and_works_as_written(readme_repo):
     params_before = (readme_repo / "params.yaml").read_bytes()
-    blocks = readme_blocks((REPO / "README.md").read_text())
+    blocks = [block for page in DOCUMENTED for block in readme_blocks(page.read_text())]
     assert len(blocks) >= 5 and any(ACTIVATE in block for block in blocks)
     ran = []
     for block in blocks:
@@ -117,7 +118,7 @@ def test_every_readme_block_is_known_and_works_as_written(readme_repo):
             activated = ACTIVATE in block[:position]
             match, rule = next(((m, action) for pattern, action in COMMANDS
                                 if (m := re.fullmatch(pattern, command))), (None, None))
-            assert match, f"README command not covered by tests/test_readme.py: {command}"
+            assert match, f"documented command not covered by tests/test_readme.py: {command}"
             if callable(rule):
                 rule(command)
                 continue

@@ -67,7 +67,7 @@ def test_readme_block_is_replaced_between_markers_only(metrics, tmp_path):
 
 
 def test_the_label_noise_study_collects_every_finished_experiment(tmp_path):
-    from syrac import label_noise
+    from syrac.studies import label_noise
 
     def row(cv, sparse, dense, prefix="metrics/ablation.json:", rev="exp", seed=0):
         return {"Experiment": f"exp-{cv}", "rev": rev, "counting.count_cv": cv, "params.yaml:seed": seed,
@@ -95,8 +95,9 @@ def test_residuals_follow_the_rendered_scenes_and_refuse_other_parameters(tmp_pa
     import yaml
     from repo import REPO, merge
 
-    from syrac import config, residuals, storage
-    from syrac.benchmarks import benchmark_scene, render_benchmark
+    from syrac import config, storage
+    from syrac.studies import residuals
+    from syrac.data.benchmarks import benchmark_scene, render_benchmark
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     cfg = config.from_dict(merge(params, {"benchmarks": {"sim_sparse": {"n_images": 8}}}))
@@ -166,6 +167,6 @@ def test_the_generated_blocks_match_the_committed_metrics(block, metrics_dir):
     start, end = report.markers(block)
     generated = text[text.index(start) + len(start) + 1:text.index(end)]
     if block == "review":
-        assert generated == report.review_tables(REPO / metrics_dir, REPO / "benchmarks/results/cpu/results.json")
+        assert generated == report.review_tables(REPO / metrics_dir, REPO / "perf/results/cpu/results.json")
     else:
         assert generated == report.tables(REPO / metrics_dir)

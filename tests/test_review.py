@@ -7,10 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
-from syrac import review, sim
-from syrac.ablation import train_end_to_end
+from syrac.studies import review
+from syrac.synthetic import sim
+from syrac.studies.ablation import train_end_to_end
 from syrac.config import ConfigError
-from syrac.probe import probe_targets, refine_labels
+from syrac.method.probe import probe_targets, refine_labels
 from test_ablation import _cfg
 
 
@@ -163,8 +164,8 @@ def test_the_probe_is_fitted_on_prompted_or_rank_refined_labels():
 def test_held_out_accuracies_rank_sources_and_edits_by_their_true_counts(tmp_path):
     """A network whose proxy count is the image's brightness, on pairs whose brightness follows the count."""
     from syrac import storage
-    from syrac.model import RankCounter
-    from syrac.pretrain import PairSet
+    from syrac.method.model import RankCounter
+    from syrac.method.pretrain import PairSet
 
     rows, counts = [], {}
     for source, n in enumerate([40, 10, 70]):

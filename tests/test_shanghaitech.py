@@ -13,7 +13,8 @@ import yaml
 
 from conftest import TINY
 from repo import REPO, dvc, make_repo
-from syrac import config, datasets, profile
+from syrac import config, profile
+from syrac.data import datasets
 from syrac.storage import readable_images
 
 # Images and annotated people of each official split (the dataset's own figures).

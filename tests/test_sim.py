@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from syrac import sim
+from syrac.synthetic import sim
 
 
 def test_rendering_is_a_pure_function_of_the_seed():

@@ -6,7 +6,7 @@ a few channels wide.
 
 from pathlib import Path
 
-from syrac import random_pipeline
+import random_pipeline
 
 UNET = {"sample_size": 8, "in_channels": 4, "out_channels": 4, "layers_per_block": 1, "block_out_channels": [8, 16],
         "norm_num_groups": 4, "cross_attention_dim": 16, "attention_head_dim": 2,

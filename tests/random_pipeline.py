@@ -1,7 +1,7 @@
 """A Stable Diffusion pipeline with random weights, built offline from configuration dicts.
 
-For the offline tests (a few channels wide) and the generation benchmark (SD 2.1's published
-configuration in benchmarks/sd21/: speed does not depend on weight values). The tokenizer is CLIP's
+For the offline tests (a few channels wide) and the generation-cost benchmark, which imports it from
+here (SD 2.1's published configuration in perf/sd21/: speed does not depend on weight values). The tokenizer is CLIP's
 byte-level BPE with the 256 byte symbols (with and without the end-of-word mark) and no merges, so
 it tokenises any prompt, character by character, without downloading a vocabulary.
 """

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.io import loadmat, whosmat  # the MATLAB v5 files ShanghaiTech and UCF-QNRF ship
+from scipy.io import (  # the MATLAB v5 files ShanghaiTech and UCF-QNRF ship
+    loadmat,
+    whosmat,
+)
 from scipy.io.matlab import MatReadError
 
 from syrac.errors import DatasetError

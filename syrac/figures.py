@@ -15,6 +15,13 @@ from PIL import Image  # noqa: E402
 from syrac.storage import atomic_path  # noqa: E402
 
 
+def save_figure(fig, path: Path) -> None:
+    """A figure as PNG, written through a temporary name (a killed run leaves no half-drawn plot), then freed."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
 def umap_embedding(features: np.ndarray, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
     import umap  # slow to import (numba); only this stage needs it
 
@@ -33,9 +40,7 @@ def scatter_by_count(path: Path, xy: np.ndarray, counts: np.ndarray, title: str)
     fig.colorbar(points, ax=ax, label="true count (log scale)")
     ax.set(title=title, xlabel="UMAP 1", ylabel="UMAP 2", xticks=[], yticks=[])
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def grouped_bars(path: Path, results: dict[str, dict[str, dict[str, float]]], metric: str, title: str) -> None:
@@ -52,9 +57,7 @@ def grouped_bars(path: Path, results: dict[str, dict[str, dict[str, float]]], me
     fig.legend(bars, [s.replace("_", " ") for s in strategies], loc="center right", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def image_grid(path: Path, panels: list[tuple[Image.Image, str]], title: str) -> None:
@@ -65,6 +68,4 @@ def image_grid(path: Path, panels: list[tuple[Image.Image, str]], title: str) ->
         ax.set(title=caption, xticks=[], yticks=[])
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)

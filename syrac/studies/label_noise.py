@@ -6,7 +6,7 @@ noise (the coefficient of variation of the true count around the prompted N) as 
 collect the ablation's MAE for every noise level:
 
     dvc exp run --queue -S 'counting.count_cv=0,0.2,0.8,1.2' && dvc queue start -j 1
-    python -m syrac.label_noise      # after `dvc queue status` shows them done
+    python -m syrac.studies.label_noise      # after `dvc queue status` shows them done
 
 Writes ``metrics/label_noise.json`` ({count_cv: {strategy: {benchmark: mae}}}, the workspace
 included) and ``plots/label_noise.png``.
@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from syrac import storage
-from syrac.analysis import plt
+from syrac.figures import plt, save_figure
 
 STRATEGIES = ("synthetic_rank", "no_pretraining", "intra_image_rank", "random_init_features", "imagenet_features")
 NOISE = "counting.count_cv"
@@ -69,9 +69,7 @@ def plot(path: Path, study: dict) -> None:
         ax.set(title=bench, xlabel="label noise (CV of true count around prompted N)", ylabel="MAE")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    with storage.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> int:

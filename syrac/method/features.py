@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from syrac.model import RankCounter, normalise, to_batch
+from syrac.method.model import RankCounter, normalise, to_batch
 from syrac.storage import read_image
 
 

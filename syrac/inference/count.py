@@ -2,7 +2,7 @@
 
 The same KxK patch inference as the evaluation: every patch is resized to the network's input,
 counted by encoder + linear probe (floored at zero), and the image count is the sum. The file's
-training envelope (``syrac.envelope``) says whether the image lies within what training saw.
+training envelope (``syrac.method.envelope``) says whether the image lies within what training saw.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from syrac.envelope import Envelope
-from syrac.features import encode, image_patches, patch_boxes, resize
 from syrac.errors import NotAModelError
-from syrac.model import RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
-from syrac.probe import LinearProbe
+from syrac.method.envelope import Envelope
+from syrac.method.features import encode, image_patches, patch_boxes, resize
+from syrac.method.model import RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
+from syrac.method.probe import LinearProbe
 
 
 @dataclass(frozen=True)

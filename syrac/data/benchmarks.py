@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from syrac import datasets, sim, storage
+from syrac import storage
 from syrac.config import Config, DatasetSplit, SimBenchmark
+from syrac.data import datasets
 from syrac.errors import BadImagesError
-from syrac.sim import BENCHMARKS
 from syrac.storage import parallel_map, readable_images
+from syrac.synthetic import sim
+from syrac.synthetic.sim import BENCHMARKS
 
 MANIFEST = "images.csv"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -22,11 +22,11 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.config import Config
-from syrac.datasets import image_paths
-from syrac.domain import adapt_batch_norm, rotation_pretext
-from syrac.envelope import Envelope, fit_envelope
-from syrac.features import encode, load_resized, resize
-from syrac.model import RankCounter, compute_device, new_model, normalise, save_torch, to_batch, to_device
+from syrac.data.datasets import image_paths
+from syrac.method.domain import adapt_batch_norm, rotation_pretext
+from syrac.method.envelope import Envelope, fit_envelope
+from syrac.method.features import encode, load_resized, resize
+from syrac.method.model import RankCounter, compute_device, new_model, normalise, save_torch, to_batch, to_device
 from syrac.storage import read_image
 
 
@@ -213,7 +213,7 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     file is removed once training ends.
 
     ``pretrain.self_supervised_epochs`` and ``pretrain.adapt_bn`` fit the encoder to the unlabelled
-    images before and after it (``syrac.domain``).
+    images before and after it (``syrac.method.domain``).
     """
     p = cfg.pretrain
     if p.adapt_bn and photos is None:  # before training, not after it
@@ -278,7 +278,7 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
 
 
 def training_envelope(model: RankCounter, pairs: PairSet, photos: PairSet | None, seed: int) -> Envelope:
-    """The envelope (``syrac.envelope``) of every image rank pre-training saw: the pairs' sources and
+    """The envelope (``syrac.method.envelope``) of every image rank pre-training saw: the pairs' sources and
     edits, held-out ones included, and the photos' crops."""
     images = pairs.images if photos is None else torch.cat([pairs.images, photos.images])
     arrays = images.permute(0, 2, 3, 1).numpy()

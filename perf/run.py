@@ -1,13 +1,13 @@
 """Speed and memory of syrac, each figure beside its baseline measured in the same run.
 
-    python benchmarks/run.py                 # everything; on CPU the model benchmarks run at a tiny size
-    python benchmarks/run.py --only generation pretrain inference memory
-    python benchmarks/run.py --only repro    # the embedded `dvc repro`, stage by stage (minutes)
+    python perf/run.py                 # everything; on CPU the model benchmarks run at a tiny size
+    python perf/run.py --only generation pretrain inference memory
+    python perf/run.py --only repro    # the embedded `dvc repro`, stage by stage (minutes)
 
-Prints a table and writes benchmarks/results/<device>.json. Sections:
+Prints a table and writes perf/results/<device>.json. Sections:
 
 - repro: wall time and peak memory of every stage of the embedded DAG, run in a scratch copy.
-- generation: img2img with the real Stable Diffusion 2.1 architecture (benchmarks/sd21/, random
+- generation: img2img with the real Stable Diffusion 2.1 architecture (perf/sd21/, random
   weights) at the paper's settings: a naive one-image-per-call fp32 loop against the project's
   batched path (fp16 on CUDA).
 - pretrain: rank pre-training steps of ResNet-50 (640x853 on a GPU): a plain fp32 loop that decodes
@@ -37,12 +37,12 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the random-weight SD pipeline builder
 
-from syrac import random_pipeline  # noqa: E402
-from syrac.features import image_patches  # noqa: E402
-from syrac.model import RankCounter, build_encoder, compute_device, normalise, to_batch, to_device  # noqa: E402
-from syrac.pretrain import augment, rank_loss  # noqa: E402
+import random_pipeline  # noqa: E402
+from syrac.method.features import image_patches  # noqa: E402
+from syrac.method.model import RankCounter, build_encoder, compute_device, normalise, to_batch, to_device  # noqa: E402
+from syrac.method.pretrain import augment, rank_loss  # noqa: E402
 
 DEVICE = compute_device()
 GPU = DEVICE.type == "cuda"
@@ -142,7 +142,7 @@ def bench_generation(images: int) -> dict:
     """SD 2.1 img2img at strength 0.45, guidance 7.5: naive fp32 loop vs batched (fp16 on CUDA)."""
     from diffusers import StableDiffusionImg2ImgPipeline
 
-    configs = {name: json.loads((ROOT / "benchmarks/sd21" / f"{name}.json").read_text())
+    configs = {name: json.loads((ROOT / "perf/sd21" / f"{name}.json").read_text())
                for name in ("unet", "vae", "text_encoder", "scheduler")}
     size, steps = (768, 50) if GPU else (128, 10)  # SD 2.1's native size on a GPU; a tiny size on CPU
     pipe = random_pipeline.build(**configs)
@@ -180,8 +180,9 @@ def bench_generation_cost(images: int) -> dict:
     640x856, counting images at 768x768; classifier-free guidance doubling the UNet batch), summed as
     a call runs them: text encoding, VAE encoding (img2img only), int(steps x pairs.strength) = 22
     UNet steps for an edit or 50 for a counting image, VAE decoding."""
-    from syrac import config, sim
-    from syrac.generate import source_scene
+    from syrac import config
+    from syrac.synthetic import sim
+    from syrac.synthetic.generate import source_scene
 
     cfg = config.load(ROOT / "params.yaml")
     rng = np.random.default_rng(0)
@@ -194,7 +195,7 @@ def bench_generation_cost(images: int) -> dict:
     result = {"embedded": {"removal_edit_s": edit_s, "source_s": source_s, "counting_image_s": counting_s,
                            "image_size": [sim.SPARSE.height, sim.SPARSE.width]}}
 
-    configs = {name: json.loads((ROOT / "benchmarks/sd21" / f"{name}.json").read_text())
+    configs = {name: json.loads((ROOT / "perf/sd21" / f"{name}.json").read_text())
                for name in ("unet", "vae", "text_encoder", "scheduler")}
     pipe = random_pipeline.build(**configs)
     dtype = torch.float16 if GPU else torch.float32
@@ -300,9 +301,10 @@ MEMORY_PROBE = """
 import dataclasses, sys, tempfile
 from pathlib import Path
 from accelerate import PartialState
-from syrac import config, generate
-from syrac.features import extract
-from syrac.model import RankCounter, build_encoder
+from syrac import config
+from syrac.synthetic import generate
+from syrac.method.features import extract
+from syrac.method.model import RankCounter, build_encoder
 def peak_kib():  # this process's own high-water mark (ru_maxrss would carry a fat parent's over exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 cfg = config.load("params.yaml")
@@ -391,7 +393,7 @@ def main() -> None:
     for name in args.only:
         print(f"{name} ...", flush=True)
         results[name] = runs[name]()
-    out = ROOT / "benchmarks/results" / (("gpu-" + device.replace(" ", "_")) if GPU else "cpu") / "results.json"
+    out = ROOT / "perf/results" / (("gpu-" + device.replace(" ", "_")) if GPU else "cpu") / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     results = {**previous, **results}

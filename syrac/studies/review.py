@@ -19,14 +19,15 @@ from PIL import Image
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from syrac import sim, storage
-from syrac.benchmarks import benchmark_scene
+from syrac import storage
 from syrac.config import Config
-from syrac.features import encode, image_patches
-from syrac.model import RankCounter
-from syrac.pretrain import PairSet, concat, photo_pairs
-from syrac.probe import cross_validate, fit_probe, rank_head_weights
+from syrac.data.benchmarks import benchmark_scene
+from syrac.method.features import encode, image_patches
+from syrac.method.model import RankCounter
+from syrac.method.pretrain import PairSet, concat, photo_pairs
+from syrac.method.probe import cross_validate, fit_probe, rank_head_weights
 from syrac.storage import read_image
+from syrac.synthetic import sim
 
 # Question 1: the count ratio of the two images of a pair, lower edges of the bins (the last is open).
 RATIO_BINS = (1.0, 1.25, 2.0, 4.0)
@@ -76,7 +77,7 @@ def worst_pairs(proxy: np.ndarray, true: np.ndarray, names: list[str], n: int) -
 
 def plot_pair_accuracy(path: Path, accuracy: dict[str, dict[str, dict]]) -> None:
     """Pair accuracy against the count-ratio bin: one panel per benchmark, one line per rank head."""
-    import matplotlib.pyplot as plt
+    from syrac.figures import plt, save_figure
 
     bins = ratio_bin_names()
     fig, axes = plt.subplots(1, len(accuracy), figsize=(3.4 * len(accuracy) + 0.5, 3.4), dpi=110, squeeze=False, sharey=True)
@@ -88,9 +89,7 @@ def plot_pair_accuracy(path: Path, accuracy: dict[str, dict[str, dict]]) -> None
     axes[0][0].set_ylabel("pairs ordered by true count")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    with storage.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def head_proxies(weight: np.ndarray, bias: float, patch_features: np.ndarray) -> np.ndarray:
@@ -144,7 +143,7 @@ def photometric_edit(image: Image.Image, rng: np.random.Generator, strength: flo
     return Image.fromarray((np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
-REVIEW_EDITS = 5  # the edits' random stream (syrac.generate uses 1 to 4)
+REVIEW_EDITS = 5  # the edits' random stream (syrac.synthetic.sim's streams are 1 to 4)
 
 
 def sim_edit_proxies(cfg: Config, name: str, model: RankCounter, k: int) -> dict[str, np.ndarray]:

@@ -1,6 +1,6 @@
 """The counting network: torchvision encoder -> ReLU features -> non-negative linear rank head.
 
-The same encoder later feeds a linear probe (``syrac.probe``); ``save_counter`` bundles encoder,
+The same encoder later feeds a linear probe (``syrac.method.probe``); ``save_counter`` bundles encoder,
 rank head, probe and preprocessing into one file that ``syrac count`` can load alone.
 """
 
@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from syrac.config import BACKBONES, Model
 from syrac.errors import MissingWeightsError, NotAModelError
-from syrac.probe import LinearProbe
+from syrac.method.probe import LinearProbe
 from syrac.storage import write_bytes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -124,7 +124,7 @@ def compute_device() -> torch.device:
 def native_bf16(device: torch.device) -> bool:
     """Whether the hardware multiplies bf16 natively: any CUDA GPU, or a CPU with AVX512-BF16
     instructions (Intel Cooper Lake and later, AMX ones included; AMD Zen 4 and later). On such CPUs
-    oneDNN's bf16 convolutions train a ResNet-50 2 to 2.5 times as fast as fp32 (benchmarks/RESULTS.md).
+    oneDNN's bf16 convolutions train a ResNet-50 2 to 2.5 times as fast as fp32 (perf/RESULTS.md).
     Elsewhere bf16 is emulated and slower than fp32."""
     if device.type == "cuda":
         return True

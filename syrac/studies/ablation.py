@@ -27,10 +27,10 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from syrac.config import Config
-from syrac.evaluation import load_features
-from syrac.features import extract
-from syrac.model import RankCounter, compute_device, new_model, to_device
-from syrac.pretrain import augment, proxy_counts, seed_everything
+from syrac.inference.evaluation import load_features
+from syrac.method.features import extract
+from syrac.method.model import RankCounter, compute_device, new_model, to_device
+from syrac.method.pretrain import augment, proxy_counts, seed_everything
 
 
 def init_strategy(cfg: Config) -> str:

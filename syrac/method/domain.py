@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from syrac.model import RankCounter, normalise
+from syrac.method.model import RankCounter, normalise
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees
 

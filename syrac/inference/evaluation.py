@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from scipy.stats import spearmanr
 
-from PIL import Image
-
 from syrac import storage
-from syrac.features import patch_boxes
-from syrac.probe import LinearProbe
+from syrac.method.features import patch_boxes
+from syrac.method.probe import LinearProbe
 
 
 def true_counts(truth_dir: Path, images: list[str]) -> np.ndarray:

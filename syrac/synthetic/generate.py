@@ -29,11 +29,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from syrac import config, datasets, sim, storage
+from syrac import config, storage
 from syrac.config import Config, SimSources
+from syrac.data import datasets
 from syrac.errors import stop_on_input_errors
-from syrac.sim import COUNTING, EDITS, SOURCES
 from syrac.storage import parallel_map, readable_images
+from syrac.synthetic import sim
+from syrac.synthetic.sim import COUNTING, EDITS, SOURCES
+
 TRUTH = ".truth"  # per-image true counts of simulated images, inside the work folder until the end
 CODE = ("sim.py", "generate.py", "diffusion.py")  # a change here invalidates half-finished work
 
@@ -127,7 +130,7 @@ class DiffusersBackend:
     parallel = False  # one pipeline per process, on its GPU
 
     def __init__(self, cfg: Config, device):
-        from syrac.diffusion import DiffusionGenerator
+        from syrac.synthetic.diffusion import DiffusionGenerator
 
         self.cfg = cfg
         self.batch_size = cfg.generator.batch_size
@@ -293,18 +296,19 @@ def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: 
 
 
 def run_stage(synthesize, argv: list[str]) -> dict | None:
-    """A generation stage's main: ``OUT TRUTH METRICS WORK`` from argv, parameters, this process's
-    place among ``accelerate launch`` processes, input errors as clear messages. The main process
-    writes the metrics and returns the summary; the other processes return None."""
+    """A generation stage's main: its named paths (``--out-dir``, ``--truth-dir``, ``--metrics-path``,
+    ``--work-root``) from argv, parameters, this process's place among ``accelerate launch``
+    processes, input errors as clear messages. The main process writes the metrics and returns the
+    summary; the other processes return None."""
     from accelerate import PartialState
 
 
+    args = config.stage_paths("out_dir", "truth_dir", "metrics_path", "work_root", argv=argv)
     cfg = config.load_for_stage()
-    out_dir, truth_dir, metrics_path, work_root = map(Path, argv[:4])
     state = PartialState()
     with stop_on_input_errors():
-        summary = synthesize(cfg, out_dir, truth_dir, work_root, state)
+        summary = synthesize(cfg, args.out_dir, args.truth_dir, args.work_root, state)
     if not state.is_main_process:
         return None
-    storage.write_json(metrics_path, summary)
+    storage.write_json(args.metrics_path, summary)
     return summary

@@ -1,6 +1,6 @@
 """Which scene properties the counting errors follow (not in the paper):
 
-    python -m syrac.residuals      # after `dvc repro`; reads plots/predictions/<benchmark>.csv
+    python -m syrac.studies.residuals      # after `dvc repro`; reads plots/predictions/<benchmark>.csv
 
 For every simulated benchmark, the Spearman correlation between an image's error, the log-ratio of
 predicted to true count, and properties of its scene, re-derived from the image's seed: how tall
@@ -17,8 +17,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from syrac import config, storage
-from syrac.benchmarks import benchmark_scene
 from syrac.config import Config, SimBenchmark
+from syrac.data.benchmarks import benchmark_scene
 
 PROPERTIES = {
     "person height": lambda scene: float(np.mean([p.height for p in scene.people])),

@@ -1,0 +1,1 @@
+"""Synthetic training data: the embedded crowd world, Stable Diffusion, and the generation stages' engine."""

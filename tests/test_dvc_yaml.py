@@ -1,0 +1,91 @@
+"""dvc.yaml cannot drift from the code. A stage reruns when any code it runs changes: every syrac
+module that a stage's script imports, directly or through other syrac modules, is among the stage's
+deps (as a file or a folder above it); otherwise a change to, say, the probe's read-out would leave its
+metrics stale while `dvc status` said all was clean. And every path a cmd hands its script (by name)
+is a dep or an out of that stage, and every out and data dep is handed over."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from repo import REPO
+
+STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def imported_files(path: Path) -> set[Path]:
+    """The syrac modules (and the __init__ of every package on the way) that ``path`` imports anywhere
+    in its text, lazily imported ones included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name == "syrac" or name.startswith("syrac."):
+                parts = name.split(".")  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+                packages = [REPO / Path(*parts[:i]) / "__init__.py" for i in range(1, len(parts) + 1)]
+                found |= {p for p in ((REPO / Path(*parts)).with_suffix(".py"), *packages) if p.is_file()}
+    return found
+
+
+def code_of(script: Path) -> set[Path]:
+    """``script`` and every syrac module it reaches through imports."""
+    seen, todo = set(), [script]
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo.extend(imported_files(path))
+    return seen
+
+
+def uncovered(stage: dict) -> list[str]:
+    [script] = re.findall(r"stages/\w+\.py", stage["cmd"])
+    deps = [REPO / dep for dep in stage["deps"]]
+    return sorted(str(path.relative_to(REPO)) for path in code_of(REPO / script)
+                  if not any(path == dep or dep in path.parents for dep in deps))
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_every_module_a_stage_runs_is_among_its_deps(name):
+    assert uncovered(STAGES[name]) == [], f"add these to the deps of stage {name} in dvc.yaml"
+
+
+def test_the_import_walk_follows_modules_through_the_library():
+    """``evaluate`` reaches the probe only through syrac.inference.evaluation: the walk must see it."""
+    reached = {str(p.relative_to(REPO)) for p in code_of(REPO / "stages/evaluate.py")}
+    assert {"stages/evaluate.py", "syrac/inference/evaluation.py", "syrac/method/probe.py", "syrac/storage.py",
+            "syrac/method/__init__.py"} <= reached
+
+
+def cmd_paths(stage: dict) -> dict[str, str]:
+    """``--name path`` pairs of a stage's cmd."""
+    tokens = str(stage["cmd"]).split()
+    return {flag[2:]: path for flag, path in zip(tokens, tokens[1:]) if flag.startswith("--")}
+
+
+def declared(entries) -> set[str]:
+    return {next(iter(e)) if isinstance(e, dict) else e for e in entries}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_a_cmd_hands_its_script_exactly_the_stage_s_data_deps_and_outs(name):
+    stage = STAGES[name]
+    handed = set(cmd_paths(stage).values())
+    deps, outs = declared(stage.get("deps", [])), declared(stage.get("outs", []))
+    data_deps = {d for d in deps if not d.startswith(("stages/", "syrac/")) and d not in ("data/checked", "datasets")}
+    work_folders = {p for p in handed if p.startswith("checkpoints/")}  # resumable state, never an output
+    assert handed - work_folders - deps - outs == set(), "paths in the cmd that are neither deps nor outs"
+    assert (data_deps | outs) - handed == set(), "deps or outs that the cmd does not hand to its script"
+
+
+def test_every_stage_script_takes_its_paths_by_name():
+    for name, stage in STAGES.items():
+        assert cmd_paths(stage), f"{name}: no --name path in its cmd"
