@@ -37,11 +37,12 @@ def _overlay(target, profile, prefix: str = "") -> int:
     return changed
 
 
-def output_folders(dvc_yaml: Path) -> list[Path]:
-    """Every stage output of ``dvc_yaml`` that is a folder on disk (the per-benchmark plots among them)."""
+def uncached_output_folders(dvc_yaml: Path) -> list[Path]:
+    """The stage outputs of ``dvc_yaml`` that DVC does not cache and that are folders on disk (the
+    per-benchmark plots): `dvc checkout` restores the cached ones whole, git restores only these."""
     stages = YAML(typ="safe").load(dvc_yaml.read_text())["stages"]
-    outs = [out for stage in stages.values() for out in stage.get("outs", [])]
-    paths = [next(iter(out)) if isinstance(out, dict) else out for out in outs]
+    outs = [out for stage in stages.values() for out in stage.get("outs", []) if isinstance(out, dict)]
+    paths = [path for out in outs for path, options in out.items() if options and options.get("cache") is False]
     return [dvc_yaml.parent / path for path in paths if (dvc_yaml.parent / path).is_dir()]
 
 
@@ -51,10 +52,10 @@ def belongs_to(stem: str, benchmark: str) -> bool:
 
 
 def remove_dropped_outputs(root: Path, dropped: set[str]) -> list[Path]:
-    """Delete the files of benchmarks in ``dropped`` from the stage output folders of ``root/dvc.yaml``."""
+    """Delete the files of benchmarks in ``dropped`` from the uncached stage output folders of ``root/dvc.yaml``."""
     if not dropped or not (root / "dvc.yaml").is_file():
         return []
-    stale = [path for folder in output_folders(root / "dvc.yaml") for path in sorted(folder.iterdir())
+    stale = [path for folder in uncached_output_folders(root / "dvc.yaml") for path in sorted(folder.iterdir())
              if path.is_file() and any(belongs_to(path.stem, name) for name in dropped)]
     for path in stale:
         path.unlink()
