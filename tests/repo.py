@@ -35,14 +35,16 @@ def dvc(*args, cwd, **extra_env) -> str:
     return run([sys.executable, "-m", "dvc", *args], cwd, **extra_env)
 
 
-def param_slot(params: dict, key: str) -> tuple[dict, str]:
-    """The mapping that holds the dotted ``key`` ("pretrain.lr") and its last part; the parents must exist."""
+def param_slot(params: dict, key: str) -> tuple[dict | list, str | int]:
+    """The mapping (or list) that holds the dotted ``key`` ("pretrain.lr", "pairs.remove_prob.0": list
+    positions as numbers) and its last part; the parents must exist."""
     *parents, leaf = key.split(".")
     node = params
     for part in parents:
-        assert part in node, f"no parameter {key}"
+        part = int(part) if isinstance(node, list) else part
+        assert part in (range(len(node)) if isinstance(node, list) else node), f"no parameter {key}"
         node = node[part]
-    return node, leaf
+    return node, int(leaf) if isinstance(node, list) else leaf
 
 
 def make_repo(root: Path, overrides: dict | None, setup=None, files: tuple[str, ...] = ()) -> Path:

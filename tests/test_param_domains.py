@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from repo import REPO, dvc
+from repo import REPO, dvc, param_slot
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
@@ -38,11 +38,8 @@ CASES = [(key, bad) for key, value in numeric_leaves(PARAMS) for bad in out_of_d
 def with_value(params: dict, key: str, value) -> dict:
     """A copy of ``params`` with the dotted ``key`` (list positions as numbers) set to ``value``."""
     changed = copy.deepcopy(params)
-    *parents, leaf = key.split(".")
-    node = changed
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    node[int(leaf) if isinstance(node, list) else leaf] = value
+    node, leaf = param_slot(changed, key)
+    node[leaf] = value
     return changed
 
 
