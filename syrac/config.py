@@ -219,7 +219,7 @@ class Data:
                  "fail (stop at the first unreadable image) | skip (warn, count it in metrics)")
 
 
-BACKBONES = ("mobilenet_v3_small", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50")
+BACKBONES = ("efficientnet_lite0", "mobilenet_v3_small", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50")
 
 
 @dataclass(frozen=True)

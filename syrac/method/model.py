@@ -1,4 +1,4 @@
-"""The counting network: torchvision encoder -> ReLU features -> non-negative linear rank head.
+"""The counting network: encoder -> ReLU features -> non-negative linear rank head.
 
 The same encoder later feeds a linear probe (``syrac.method.probe``); ``save_counter`` bundles encoder,
 rank head, probe and preprocessing into one file that ``syrac count`` can load alone.
@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from syrac.config import BACKBONES, Model
 from syrac.errors import MissingWeightsError, NotAModelError
+from syrac.method import lite0
 from syrac.method.probe import LinearProbe
 from syrac.storage import write_bytes
 
@@ -27,11 +28,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def imagenet_weights(backbone: str):
-    """The torchvision ImageNet weights of ``backbone``, if they are already in the local cache.
+    """The ImageNet weights of ``backbone``, if they are on this machine: for EfficientNet-Lite0 the
+    file its registry package ships (its path), for torchvision models their local cache (the enum).
 
     torchvision would try to download them; on an offline machine that fails deep inside urllib,
     so look first and say exactly what to fetch and where to put it.
     """
+    if backbone == "efficientnet_lite0":
+        return lite0.weights_path()
     weights = torchvision.models.get_model_weights(backbone).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
     if not cached.is_file():
@@ -39,16 +43,24 @@ def imagenet_weights(backbone: str):
             f"ImageNet weights for {backbone} are not in the local torch cache ({cached}). On a machine "
             f"with internet run: python -c \"import torchvision; torchvision.models.get_model('{backbone}', "
             f"weights='{weights}')\" and copy {weights.url.rsplit('/', 1)[-1]} to {cached.parent} "
-            "(or set TORCH_HOME), or set model.pretrained: none in params.yaml."
+            "(or set TORCH_HOME), set model.backbone: efficientnet_lite0 (ImageNet weights installed with "
+            "the package), or set model.pretrained: none in params.yaml."
         )
     return weights
 
 
-def build_encoder(backbone: str, pretrained: str) -> tuple[nn.Module, int]:
-    """A torchvision classifier with its last layer removed; returns it and its feature size."""
+def classifier(backbone: str, pretrained: str) -> nn.Module:
+    """The ImageNet classifier ``backbone``, random or with its ImageNet weights."""
+    if backbone == "efficientnet_lite0":
+        return lite0.imagenet_lite0() if pretrained == "imagenet" else lite0.EfficientNetLite0()
     weights = imagenet_weights(backbone) if pretrained == "imagenet" else None
-    network = torchvision.models.get_model(backbone, weights=weights)
-    if hasattr(network, "fc"):  # ResNets
+    return torchvision.models.get_model(backbone, weights=weights)
+
+
+def build_encoder(backbone: str, pretrained: str) -> tuple[nn.Module, int]:
+    """The classifier with its last layer removed; returns it and its feature size."""
+    network = classifier(backbone, pretrained)
+    if hasattr(network, "fc"):  # ResNets, EfficientNet-Lite0
         network.fc = nn.Identity()
     else:  # MobileNets: keep features + global pooling
         network.classifier = nn.Identity()
