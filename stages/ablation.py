@@ -12,7 +12,7 @@ from syrac.inference.evaluation import patch_true_counts, read_grids, scores, tr
 from syrac.method.features import extract
 from syrac.method.model import compute_device, load_rank_model, to_device
 from syrac.method.probe import fit_probe
-from syrac.studies.ablation import cached_features, init_strategy, initial_model, strategy_features
+from syrac.studies.ablation import cached_features, strategy_features, untrained_models
 
 if __name__ == "__main__":
     args = config.stage_paths("rank_path", "intra_path", "end_to_end_path", "fine_tuned_path", "counting_dir", "bench_root", "counting_features", "bench_features", "train_root", "truth_root", "train_truth_root", "grids_path", "metrics_path", "plots_dir")
@@ -31,7 +31,7 @@ if __name__ == "__main__":
     def mae_mse(probe, patches, name):
         return {m: v for m, v in scores(probe.image_counts(patches), truth[name]).items() if m in ("mae", "mse")}
 
-    baselines = {"no_pretraining": load_rank_model(args.end_to_end_path)[0], init_strategy(cfg): initial_model(cfg),
+    baselines = {"no_pretraining": load_rank_model(args.end_to_end_path)[0], **untrained_models(cfg),
                  "intra_image_rank": load_rank_model(args.intra_path)[0]}
     features = {strategy: strategy_features(to_device(model, compute_device()), counting, test_paths, grids, size, strategy)
                 for strategy, model in baselines.items()}

@@ -27,8 +27,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 STRATEGY_NAMES = {
     "no_pretraining": "no pre-training (trained end to end on the noisy counts)",
-    "random_init_features": "random-init features (no ImageNet weights offline)",
-    "imagenet_features": "ImageNet features",
+    "random_init_features": "random-init features (the untrained encoder)",
+    "imagenet_features": "ImageNet features (the untrained ImageNet encoder)",
     "intra_image_rank": "intra-image ranking (Liu et al. 2018)",
     "synthetic_rank": "**synthetic ranking (SYRAC)**",
     "synthetic_rank_fine_tuned": "SYRAC fine-tuned whole on the noisy counts",
@@ -112,6 +112,10 @@ def tables(metrics_dir: Path) -> str:
             f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
             f"Pre-training ablation, same probe and patches ({grids}) "
             f"(Table 3):\n\n{strategies}\n\n{notes}\n")
+    if (metrics_dir / "sparse_scenes.json").is_file():
+        text += f"\n{sparse_scenes_table(read_json(metrics_dir / 'sparse_scenes.json'))}\n"
+    if (metrics_dir / "seeds.json").is_file():
+        text += f"\n{seeds_table(read_json(metrics_dir / 'seeds.json'), names)}\n"
     if (metrics_dir / "label_noise.json").is_file():
         study = read_json(metrics_dir / "label_noise.json")
         compared = ("synthetic_rank", "no_pretraining")
@@ -120,6 +124,33 @@ def tables(metrics_dir: Path) -> str:
                        [[cv] + [f"{cells[s][n]:.1f}" for s in compared for n in names] for cv, cells in study.items()])
         text += f"\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper):\n\n{noise}\n"
     return text
+
+
+def sparse_scenes_table(sparse: dict) -> str:
+    """Mean count of crops by the annotated heads they hold (stage ``sparse_scenes``)."""
+    groups = list(next(iter(sparse.values())))
+
+    def cell(values: dict) -> str:
+        return f"{values['mean_count']:.1f} (true {values['mean_true']:.1f}, {values['crops']})" if values["crops"] else "-"
+
+    rows = [[name] + [cell(sparse[name][g]) for g in groups] for name in sparse]
+    return ("Sparse and empty scenes: crops of the test images holding few people, counted whole (stage "
+            "`sparse_scenes`; mean count, in brackets the mean true count and the number of crops):\n\n"
+            + _table(["benchmark"] + [f"{g} heads" for g in groups], rows))
+
+
+def seeds_table(seeds: dict, names: list[str]) -> str:
+    """The headline at every seed (``python -m syrac.seeds``): mean and range, and the K each seed's rule picked."""
+    runs = list(seeds[names[0]]["seeds"])
+
+    def spread(name: str, score: str, digits: int) -> str:
+        s = seeds[name]
+        return f"{s['mean'][score]:.{digits}f} ({s['min'][score]:.{digits}f} to {s['max'][score]:.{digits}f})"
+
+    rows = [[name, spread(name, "mae", 1), spread(name, "mse", 1), spread(name, "spearman", 3),
+             ", ".join(str(seeds[name]["seeds"][r]["patches"]) for r in runs)] for name in names if name in seeds]
+    return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range):\n\n"
+            + _table(["benchmark", "MAE", "MSE", "Spearman", "K per seed"], rows))
 
 
 def _short(name: str) -> str:

@@ -9,7 +9,8 @@ import yaml
 from PIL import Image
 
 from syrac import config
-from syrac.studies.ablation import init_strategy, initial_model, train_end_to_end
+from syrac.method import lite0
+from syrac.studies.ablation import init_strategy, initial_model, train_end_to_end, untrained_models
 from syrac.method.pretrain import nested_crop_pairs, pretrain
 
 
@@ -67,6 +68,15 @@ def test_the_untrained_strategy_is_named_after_its_initialisation_and_is_seeded(
     first, second = initial_model(cfg), initial_model(cfg)
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_table_3_reads_the_random_encoder_always_and_imagenet_when_syrac_starts_from_it():
+    assert list(untrained_models(_cfg())) == ["random_init_features"]
+    models = untrained_models(_cfg(model={"backbone": "efficientnet_lite0", "pretrained": "imagenet"}))
+    assert list(models) == ["random_init_features", "imagenet_features"]
+    random, imagenet = (models[name].state_dict()["encoder._conv_stem.weight"] for name in models)
+    assert torch.equal(imagenet, lite0.imagenet_lite0().state_dict()["_conv_stem.weight"])
+    assert not torch.allclose(random, imagenet)
 
 
 @pytest.mark.parametrize("key, value, message", [("intra_crops", 0, "in [1, 16]"), ("intra_crop_scale", 1.0, "in (0, 1)")])

@@ -23,16 +23,24 @@ def true_counts(truth_dir: Path, images: list[str]) -> np.ndarray:
                     dtype=np.float64)
 
 
+def true_points(truth_dir: Path, name: str) -> np.ndarray:
+    """The annotated head points (x, y) of one image, N x 2."""
+    return np.asarray(storage.read_json(truth_dir / f"{Path(name).stem}.json")["points"], dtype=float).reshape(-1, 2)
+
+
+def heads_in(points: np.ndarray, box: tuple[int, int, int, int]) -> int:
+    """Head points inside a (left, top, right, bottom) box, right and bottom edges excluded."""
+    left, top, right, bottom = box
+    return int(((points[:, 0] >= left) & (points[:, 0] < right) & (points[:, 1] >= top) & (points[:, 1] < bottom)).sum())
+
+
 def patch_true_counts(truth_dir: Path, images: list[str], paths: list[Path], k: int) -> np.ndarray:
     """Annotated heads inside each cell of the KxK grid (N x K*K, row by row, as ``patch_boxes``)."""
     counts = np.zeros((len(images), k * k))
     for i, (name, path) in enumerate(zip(images, paths)):
-        points = np.asarray(storage.read_json(truth_dir / f"{Path(name).stem}.json")["points"], dtype=float).reshape(-1, 2)
+        points = true_points(truth_dir, name)
         with Image.open(path) as image:  # the header only: the size, not the pixels
-            boxes = patch_boxes(*image.size, k)
-        for j, (left, top, right, bottom) in enumerate(boxes):
-            inside = (points[:, 0] >= left) & (points[:, 0] < right) & (points[:, 1] >= top) & (points[:, 1] < bottom)
-            counts[i, j] = inside.sum()
+            counts[i] = [heads_in(points, box) for box in patch_boxes(*image.size, k)]
     return counts
 
 

@@ -4,8 +4,9 @@ Every strategy gives an encoder; each is read out by the same ridge probe fitted
 counting set and evaluated with the same KxK patch inference:
 
 - ``no_pretraining``: encoder and head trained end to end on the noisy counting set (MSE), then probed.
-- ``random_init_features`` / ``imagenet_features``: the untrained encoder SYRAC starts from (which
-  one follows ``model.pretrained``; without ImageNet weights it is honestly random).
+- ``random_init_features``: the encoder with random weights, untrained.
+- ``imagenet_features``: the ImageNet-initialised encoder SYRAC starts from, untrained (with
+  ``model.pretrained: imagenet``): what ImageNet alone teaches about counts.
 - ``intra_image_rank``: rank pre-training on nested crops of the same unlabelled sources (Liu et
   al. 2018): a crop holds no more people than the image it is cut from. No generator needed.
 - ``synthetic_rank``: SYRAC.
@@ -19,6 +20,7 @@ counting set and evaluated with the same KxK patch inference:
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ from syrac.method.pretrain import augment, proxy_counts, seed_everything
 
 
 def init_strategy(cfg: Config) -> str:
+    """The name of the encoder rank pre-training starts from."""
     return "imagenet_features" if cfg.model.pretrained == "imagenet" else "random_init_features"
 
 
@@ -41,6 +44,14 @@ def initial_model(cfg: Config) -> RankCounter:
     """The encoder exactly as rank pre-training starts from it (same seed, same draws)."""
     seed_everything(cfg.seed)
     return new_model(cfg.model).eval()
+
+
+def untrained_models(cfg: Config) -> dict[str, RankCounter]:
+    """Table 3's untrained encoders: random weights always, ImageNet's too when SYRAC starts from them."""
+    models = {"random_init_features": initial_model(replace(cfg, model=replace(cfg.model, pretrained="none")))}
+    if cfg.model.pretrained == "imagenet":
+        models["imagenet_features"] = initial_model(cfg)
+    return models
 
 
 def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epochs: int,

@@ -1,0 +1,66 @@
+"""Seeds as part of the result: each seed's scores, their mean and range, the params file's seed run last."""
+
+import json
+
+import pytest
+import yaml
+
+from repo import REPO
+from syrac import seeds
+
+
+def fake_metrics(seed: int) -> dict:
+    return {"eval": {"b": {"mae": 10.0 + seed, "mse": 20.0 + 2 * seed, "spearman": 0.5 + seed / 10, "patches": 1 + seed,
+                           "n_images": 5}},
+            "ablation": {"synthetic_rank": {"b": {"mae": 1.0 * seed, "mse": 3.0}}},
+            "sparse_scenes": {"b": {"0": {"crops": 4, "mean_true": 0.0, "mean_count": 2.0 * seed, "mae": 2.0 * seed},
+                                    "6-20": {"crops": 0, "mean_true": None, "mean_count": None, "mae": None}}}}
+
+
+@pytest.fixture
+def params(tmp_path, monkeypatch):
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["seed"] = 1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "params.yaml"
+
+
+def test_every_seed_runs_the_params_seed_last_and_the_mean_is_written(params, monkeypatch):
+    order = []
+    monkeypatch.setattr(seeds, "run_seed", lambda seed, _: order.append(seed) or fake_metrics(seed))
+    assert seeds.main(["--seeds", "0", "1", "2", "--out", "out/seeds.json"]) == 0
+    assert order == [0, 2, 1]
+    result = json.loads((params.parent / "out/seeds.json").read_text())
+    assert result["b"]["seeds"]["2"] == {"mae": 12.0, "mse": 24.0, "spearman": 0.7, "patches": 3}
+    assert result["b"]["mean"] == pytest.approx({"mae": 11.0, "mse": 22.0, "spearman": 0.6})
+    assert result["b"]["min"]["mae"] == 10.0 and result["b"]["max"]["spearman"] == pytest.approx(0.7)
+    assert result["ablation"]["synthetic_rank"]["b"]["mean"] == {"mae": 1.0, "mse": 3.0}
+    assert result["sparse_scenes"]["b"]["0"] == {"seeds": {"0": 0.0, "1": 2.0, "2": 4.0}, "mean": 2.0, "mean_true": 0.0}
+    assert result["sparse_scenes"]["b"]["6-20"]["mean"] is None
+
+
+def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
+    calls = []
+    monkeypatch.setattr(seeds.subprocess, "run", lambda command, check: calls.append(command))
+    monkeypatch.setattr(seeds.storage, "read_json", lambda path: fake_metrics(0)[path.stem])
+    seeds.main(["--seeds", "1", "--headline"])
+    assert calls == [["dvc", "exp", "run", "-S", "seed=1", "evaluate", "sparse_scenes"]]
+    result = json.loads((params.parent / "metrics/seeds.json").read_text())
+    assert "ablation" not in result and list(result) == ["b", "sparse_scenes"]
+
+
+def test_a_seed_outside_the_list_is_run_last_to_restore_the_workspace(params, monkeypatch):
+    order = []
+    monkeypatch.setattr(seeds, "run_seed", lambda seed, _: order.append(seed) or fake_metrics(seed))
+    seeds.main(["--seeds", "3", "4"])
+    assert order == [3, 4, 1]
+    assert list(json.loads((params.parent / "metrics/seeds.json").read_text())["b"]["seeds"]) == ["3", "4"]
+
+
+@pytest.mark.parametrize("given", [["0", "0"], ["-1"], [str(2**32)]])
+def test_impossible_seeds_are_refused_before_anything_runs(params, monkeypatch, capsys, given):
+    monkeypatch.setattr(seeds, "run_seed", lambda *_: pytest.fail("ran"))
+    with pytest.raises(SystemExit) as stop:
+        seeds.main(["--seeds", *given])
+    assert stop.value.code == 2 and "seeds must be distinct integers" in capsys.readouterr().err
