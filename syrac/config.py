@@ -219,7 +219,10 @@ class Data:
                  "fail (stop at the first unreadable image) | skip (warn, count it in metrics)")
 
 
-BACKBONES = ("efficientnet_lite0", "mobilenet_v3_small", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50")
+# Each backbone and its number of stages, input to output (syrac.method.model.encoder_stages)
+ENCODER_STAGES = {"efficientnet_lite0": 9, "mobilenet_v3_small": 13, "mobilenet_v3_large": 17, "resnet18": 5,
+                  "resnet34": 5, "resnet50": 5}
+BACKBONES = tuple(ENCODER_STAGES)
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,7 @@ class Pretrain:
     photo_crop_scale: float = 0.6  # area of each crop relative to its parent
     self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.method.domain)
     adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
+    frozen_stages: int = 0  # the encoder's first stages kept as initialised during rank pre-training
 
     def validate(self, key: str) -> None:
         _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)
@@ -381,6 +385,9 @@ class Config:
         _require(isinstance(self.sources, SimSources) or self.generator.backend == "diffusers", "sources.format",
                  self.sources.format, "embedded while generator.backend is embedded: the simulator's removal "
                  "edit works on its own scenes; set generator.backend: diffusers to edit dataset images")
+        if self.model.backbone in ENCODER_STAGES:  # an unknown one is reported by Model.validate
+            stages = ENCODER_STAGES[self.model.backbone]
+            _within("pretrain.frozen_stages", self.pretrain.frozen_stages, 0, stages, f" ({self.model.backbone} has {stages})")
         strength = self.pairs.strength  # a strength out of (0, 1] is reported by Pairs.validate
         if self.generator.backend == "diffusers" and 0 < strength <= 1:
             _require(int(self.generator.steps * strength) >= 1, "generator.steps", self.generator.steps,

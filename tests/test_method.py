@@ -9,7 +9,7 @@ import yaml
 
 from syrac import config
 from syrac.method.features import patch_boxes
-from syrac.method.model import NonNegativeLinear, RankCounter, build_encoder
+from syrac.method.model import NonNegativeLinear, RankCounter, build_encoder, encoder_stages
 from syrac.method.pretrain import augment, rank_loss
 from syrac.method.probe import LinearProbe, fit_probe, fit_ridge
 
@@ -203,3 +203,40 @@ def test_auto_k_takes_the_coarsest_grid_counted_within_the_label_range():
     assert k == 2 and upper[1] == pytest.approx(400) and upper[2] == pytest.approx(100)
     assert choose_grid(probe, patches, max_label=10)[0] == 4  # nothing fits: the finest grid
     assert choose_grid(probe, patches, max_label=500)[0] == 1
+
+
+@pytest.mark.parametrize("backbone", config.BACKBONES)
+def test_every_backbone_has_the_stages_the_config_counts(backbone):
+    encoder, _ = build_encoder(backbone, "none")
+    stages = encoder_stages(encoder)
+    assert len(stages) == config.ENCODER_STAGES[backbone]
+    covered = {id(p) for stage in stages for p in stage.parameters()}
+    assert covered == {id(p) for p in encoder.parameters()}  # the stages are the whole encoder
+
+
+def test_frozen_stages_keep_their_weights_and_batch_norm_statistics_while_the_rest_trains():
+    torch.manual_seed(0)
+    model = RankCounter(*build_encoder("resnet18", "none"), precision="fp32")
+    model.freeze_stages(3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(2):
+        optimizer.zero_grad()
+        model(torch.randn(4, 3, 64, 64)).sum().backward()
+        optimizer.step()
+    after = model.state_dict()
+    frozen = ("encoder.conv1.", "encoder.bn1.", "encoder.layer1.", "encoder.layer2.")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert not any(k.startswith(frozen) for k in changed)
+    assert any(k.startswith("encoder.layer3.") for k in changed) and any(k.startswith("encoder.layer4.") for k in changed)
+    assert any(k.endswith("running_mean") and k.startswith("encoder.layer4.") for k in changed)
+
+
+def test_frozen_stages_cannot_exceed_the_backbone_s(tmp_path):
+    data = _params()
+    data["pretrain"]["frozen_stages"] = 6
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(config.ConfigError) as error:
+        config.load(tmp_path / "params.yaml")
+    assert error.value.problems == ["params.yaml: pretrain.frozen_stages = 6 is not allowed: in [0, 5] (resnet18 has 5)"]

@@ -13,6 +13,7 @@ Lite0 is EfficientNet-B0 without squeeze-excitation, with ReLU6 for swish and a 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from importlib import resources
 from pathlib import Path
@@ -90,6 +91,12 @@ class EfficientNetLite0(nn.Module):
         self._conv_head = SameConv2d(channels, FEATURES, 1)
         self._bn1 = batch_norm(FEATURES)
         self.fc = nn.Linear(FEATURES, num_classes)
+
+    def stages(self) -> list[nn.Module]:
+        """Stem, the seven stages of ``STAGES``, head: input to output, the units a fine-tune freezes."""
+        ends = list(itertools.accumulate(repeats for repeats, *_ in STAGES))
+        blocks = [nn.ModuleList(self._blocks[start:end]) for start, end in zip([0, *ends], ends)]
+        return [nn.ModuleList([self._conv_stem, self._bn0]), *blocks, nn.ModuleList([self._conv_head, self._bn1])]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu6(self._bn0(self._conv_stem(x)))

@@ -70,6 +70,15 @@ def build_encoder(backbone: str, pretrained: str) -> tuple[nn.Module, int]:
     return network.train(), int(dim)
 
 
+def encoder_stages(encoder: nn.Module) -> list[nn.Module]:
+    """The encoder's stages, input to output: what ``pretrain.frozen_stages`` counts."""
+    if isinstance(encoder, lite0.EfficientNetLite0):
+        return encoder.stages()
+    if isinstance(encoder, torchvision.models.ResNet):
+        return [nn.ModuleList([encoder.conv1, encoder.bn1]), encoder.layer1, encoder.layer2, encoder.layer3, encoder.layer4]
+    return list(encoder.features)  # MobileNetV3: stem, inverted-residual blocks, last 1x1 convolution
+
+
 class NonNegativeLinear(nn.Module):
     """A linear layer whose weights stay >= 0 (the paper's rank-head constraint).
 
@@ -104,6 +113,21 @@ class RankCounter(nn.Module):
         self.feature_dim = feature_dim
         self.precision = precision  # params model.precision; saved with the weights, used wherever they run
         self.head = NonNegativeLinear(feature_dim)
+        self.frozen_stages = 0
+
+    def freeze_stages(self, count: int) -> None:
+        """Keep the first ``count`` encoder stages as initialised (no gradient, batch-norm statistics
+        fixed): the low-level filters ImageNet taught stay, and training skips their backward pass."""
+        self.frozen_stages = count
+        for stage in encoder_stages(self.encoder)[:count]:
+            stage.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "RankCounter":
+        super().train(mode)
+        for stage in encoder_stages(self.encoder)[:self.frozen_stages]:
+            stage.eval()
+        return self
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return F.relu(self.encoder(images))

@@ -228,7 +228,8 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
         if device.type == "cuda":  # the concatenated cache is a new tensor: page-lock it too
             train = replace(train, images=train.images.pin_memory())
     model = to_device(new_model(cfg.model), device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
+    model.freeze_stages(p.frozen_stages)
+    optimizer = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=p.lr)
     model.head.attach(optimizer)
     progress = {"history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
 
