@@ -2,7 +2,8 @@
 
     python -m syrac.report                 # print the tables
     python -m syrac.report --readme README.md   # rewrite the block between the results markers
-    python -m syrac.report --metrics metrics/real --block real-results --readme README.md   # the real profile's
+    python -m syrac.report --metrics metrics/real --block real-headline --readme README.md   # the real profile's
+    python -m syrac.report --metrics metrics/real --block real-results --readme docs/real-photographs.md
     python -m syrac.report --metrics metrics/real --block review --readme docs/review.md   # the review's answers
 """
 
@@ -66,6 +67,46 @@ def _quoted(row: dict, names: list[str]) -> list[str]:
     return [f"{c[i]:.1f}" if c else "-" for c in cells for i in (0, 1)]
 
 
+def _counting_table(metrics_dir: Path) -> str:
+    """Table 1: the counter beside the constants, the oracle and (for real benchmarks) the paper's figures."""
+    evaluation = read_json(metrics_dir / "eval.json")
+    ablation = read_json(metrics_dir / "ablation.json")
+    names = list(evaluation)
+    grids = ", ".join(f"{n} {evaluation[n]['patches']}x{evaluation[n]['patches']}" for n in names)
+    dashes = ["-" for _ in names]
+
+    def constant(which: str) -> list[str]:
+        return [f"{evaluation[n][f'{which}_baseline_{m}']:.1f}" for n in names for m in ("mae", "mse")]
+
+    rows = [[f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names],
+            ["always the mean noisy label"] + constant("mean_label") + dashes,
+            ["always the training split's mean count (uses labels)"] + constant("train_mean") + dashes,
+            [STRATEGY_NAMES["oracle"]] + _mae_mse(ablation["oracle"], names) + dashes]
+    if any(n in PAPER_NAMES for n in names):
+        rows += [[f"quoted: {method}"] + _quoted(row, names) + dashes for method, row in PAPER_TABLE_1.items()]
+    table = _table(["method"] + _mae_mse_header(names) + [f"{n} Spearman" for n in names], rows)
+    return f"Counting, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{table}\n"
+
+
+def _mae_mse_header(names: list[str]) -> list[str]:
+    return [f"{n} {m}" for n in names for m in ("MAE", "MSE")]
+
+
+def _read_outs(metrics_dir: Path, names: list[str]) -> str:
+    """The sparse-scene read-out and the seed spread, where they were measured."""
+    text = ""
+    if (metrics_dir / "sparse_scenes.json").is_file():
+        text += f"\n{sparse_scenes_table(read_json(metrics_dir / 'sparse_scenes.json'))}\n"
+    if (metrics_dir / "seeds.json").is_file():
+        text += f"\n{seeds_table(read_json(metrics_dir / 'seeds.json'), names)}\n"
+    return text
+
+
+def headline_tables(metrics_dir: Path) -> str:
+    """Table 1, the seed spread and the sparse scenes: the README's view of a profile's results."""
+    return _counting_table(metrics_dir) + _read_outs(metrics_dir, list(read_json(metrics_dir / "eval.json")))
+
+
 def tables(metrics_dir: Path) -> str:
     evaluation = read_json(metrics_dir / "eval.json")
     sweep = read_json(metrics_dir / "patch_sweep.json")
@@ -76,19 +117,8 @@ def tables(metrics_dir: Path) -> str:
     names = list(evaluation)
     real = any(n in PAPER_NAMES for n in names)
     grids = ", ".join(f"{n} {evaluation[n]['patches']}x{evaluation[n]['patches']}" for n in names)
-    mae_mse_header = [f"{n} {m}" for n in names for m in ("MAE", "MSE")]
+    mae_mse_header = _mae_mse_header(names)
     dashes = ["-" for _ in names]
-
-    def constant(which: str) -> list[str]:
-        return [f"{evaluation[n][f'{which}_baseline_{m}']:.1f}" for n in names for m in ("mae", "mse")]
-
-    rows = [[f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names],
-            ["always the mean noisy label"] + constant("mean_label") + dashes,
-            ["always the training split's mean count (uses labels)"] + constant("train_mean") + dashes,
-            [STRATEGY_NAMES["oracle"]] + _mae_mse(ablation["oracle"], names) + dashes]
-    if real:
-        rows += [[f"quoted: {method}"] + _quoted(row, names) + dashes for method, row in PAPER_TABLE_1.items()]
-    main = _table(["method"] + mae_mse_header + [f"{n} Spearman" for n in names], rows)
     sizes = sorted({g for n in names for g in sweep[n]}, key=int)
 
     def marked(n: str, g: str) -> str:  # * the K counted with, ^ the label-free rule's choice
@@ -108,14 +138,11 @@ def tables(metrics_dir: Path) -> str:
              f"(best of {pretrain['epochs_run']} epochs: {pretrain['best_epoch']}). Spearman correlation of the "
              "rank head's proxy count with the true count: "
              + ", ".join(f"{n} {umap[n]['spearman_proxy_vs_true']:.3f}" for n in names) + ".")
-    text = (f"Counting, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{main}\n\n"
+    text = (f"{_counting_table(metrics_dir)}\n"
             f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
             f"Pre-training ablation, same probe and patches ({grids}) "
             f"(Table 3):\n\n{strategies}\n\n{notes}\n")
-    if (metrics_dir / "sparse_scenes.json").is_file():
-        text += f"\n{sparse_scenes_table(read_json(metrics_dir / 'sparse_scenes.json'))}\n"
-    if (metrics_dir / "seeds.json").is_file():
-        text += f"\n{seeds_table(read_json(metrics_dir / 'seeds.json'), names)}\n"
+    text += _read_outs(metrics_dir, names)
     if (metrics_dir / "label_noise.json").is_file():
         study = read_json(metrics_dir / "label_noise.json")
         compared = ("synthetic_rank", "no_pretraining")
@@ -237,12 +264,16 @@ def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/r
     return text
 
 
+# Each block and what fills it: the whole set of tables, the README's headline of a profile, the review's answers
+BLOCKS = {"results": tables, "real-results": tables, "real-headline": headline_tables, "review": review_tables}
+
+
 def update_readme(readme: Path, metrics_dir: Path, block: str = "results") -> None:
     text = readme.read_text()
     start, end = markers(block)
     if start not in text or end not in text:
         raise SystemExit(f"{readme}: add the markers {start} and {end} where the tables go")
-    generated = f"{start}\n{(review_tables if block == 'review' else tables)(metrics_dir)}{end}"
+    generated = f"{start}\n{BLOCKS[block](metrics_dir)}{end}"
     write_bytes(readme, re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: generated, text, flags=re.S).encode())
 
 
@@ -250,13 +281,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     parser.add_argument("--readme", type=Path, help="rewrite the results block of this file")
-    parser.add_argument("--block", default="results",
-                        help="which block: results (metrics/), real-results (metrics/real) or review (the review's answers)")
+    parser.add_argument("--block", default="results", choices=BLOCKS,
+                        help="results (metrics/), real-headline (README) and real-results (docs) of metrics/real, "
+                             "or review (the review's answers)")
     args = parser.parse_args()
     if args.readme:
         update_readme(args.readme, args.metrics, args.block)
     else:
-        print((review_tables if args.block == "review" else tables)(args.metrics))
+        print(BLOCKS[args.block](args.metrics))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import yaml
 
 from conftest import DATASETS
 from repo import dvc, env, interrupt_stage, param_slot
+from syrac import storage
 
 
 def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
@@ -74,10 +75,24 @@ def test_ground_truth_is_written_apart_and_read_only_by_evaluation_stages(tiny_r
     for name, stage in stages.items():
         reads_truth = any(str(dep).startswith("data/ground_truth") for dep in stage.get("deps", []))
         assert reads_truth == (name in {"evaluate", "patch_sweep", "umap", "ablation", "qualitative", "review_ranking",
-                                        "review_probes"}), name
+                                        "review_probes", "sparse_scenes"}), name
     training_inputs = (tiny_repo / "data/pairs/pairs.csv").read_text().splitlines()[0]
     assert training_inputs == "source,edit,source_id,edit_index"
     assert (tiny_repo / "data/counting/labels.csv").read_text().splitlines()[0] == "image,prompted_count"
+
+
+def test_sparse_scenes_sorts_crops_of_every_benchmark_by_the_heads_they_hold(tiny_repo):
+    sparse = json.loads((tiny_repo / "metrics/sparse_scenes.json").read_text())
+    assert sorted(sparse) == sorted(["sim_sparse", "sim_dense", *DATASETS])
+    for name, groups in sparse.items():
+        rows = storage.read_csv(tiny_repo / f"plots/sparse_scenes/{name}.csv")
+        for group, summary in groups.items():
+            counted = [r for r in rows if r["heads_bin"] == group]
+            assert summary["crops"] == len(counted)
+            if counted:
+                assert summary["mean_true"] == pytest.approx(np.mean([float(r["true_count"]) for r in counted]))
+                assert summary["mean_count"] == pytest.approx(np.mean([float(r["predicted_count"]) for r in counted]), abs=0.01)
+    assert sum(summary["crops"] for groups in sparse.values() for summary in groups.values()) > 0
 
 
 def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):

@@ -54,6 +54,22 @@ def test_real_benchmarks_get_the_papers_figures_quoted_beside_them(metrics):
     assert "| quoted: no pre-training (trained end to end on the noisy counts) (the paper) | 113.6 | 145.8 |" in text
 
 
+def test_sparse_scenes_and_seeds_get_their_tables_when_measured(metrics):
+    assert "Sparse and empty scenes" not in report.tables(metrics) and "at seeds" not in report.tables(metrics)
+    (metrics / "sparse_scenes.json").write_text(json.dumps({"b": {
+        "0": {"crops": 40, "mean_true": 0.0, "mean_count": 3.25, "mae": 3.25},
+        "6-20": {"crops": 0, "mean_true": None, "mean_count": None, "mae": None}}}))
+    (metrics / "seeds.json").write_text(json.dumps({"b": {
+        "seeds": {"0": {"mae": 10.0, "mse": 20.0, "spearman": 0.7, "patches": 1},
+                  "1": {"mae": 14.0, "mse": 22.0, "spearman": 0.5, "patches": 2}},
+        "mean": {"mae": 12.0, "mse": 21.0, "spearman": 0.6}, "min": {"mae": 10.0, "mse": 20.0, "spearman": 0.5},
+        "max": {"mae": 14.0, "mse": 22.0, "spearman": 0.7}}}))
+    text = report.tables(metrics)
+    assert "| b | 3.2 (true 0.0, 40) | - |" in text
+    assert "SYRAC at seeds 0, 1" in text
+    assert "| b | 12.0 (10.0 to 14.0) | 21.0 (20.0 to 22.0) | 0.600 (0.500 to 0.700) | 1, 2 |" in text
+
+
 def test_readme_block_is_replaced_between_markers_only(metrics, tmp_path):
     readme = tmp_path / "README.md"
     start, end = report.markers("results")
@@ -158,15 +174,16 @@ def test_the_review_block_carries_each_answer(tmp_path):
     assert "| counting image | 4.5 ms | 260 s (50 UNet steps of 5.0 s) |" in text
 
 
-@pytest.mark.parametrize("block, metrics_dir", [("results", "metrics"), ("real-results", "metrics/real"),
-                                                ("review", "metrics/real")])
-def test_the_generated_blocks_match_the_committed_metrics(block, metrics_dir):
+@pytest.mark.parametrize("block, page, metrics_dir", [
+    ("results", "README.md", "metrics"), ("real-headline", "README.md", "metrics/real"),
+    ("real-results", "docs/real-photographs.md", "metrics/real"), ("review", "docs/review.md", "metrics/real")])
+def test_the_generated_blocks_match_the_committed_metrics(block, page, metrics_dir):
     from repo import REPO
 
-    text = (REPO / ("docs/review.md" if block == "review" else "README.md")).read_text()
+    text = (REPO / page).read_text()
     start, end = report.markers(block)
     generated = text[text.index(start) + len(start) + 1:text.index(end)]
     if block == "review":
         assert generated == report.review_tables(REPO / metrics_dir, REPO / "perf/results/cpu/results.json")
     else:
-        assert generated == report.tables(REPO / metrics_dir)
+        assert generated == report.BLOCKS[block](REPO / metrics_dir)
