@@ -125,8 +125,9 @@ class RankCounter(nn.Module):
 
     def train(self, mode: bool = True) -> "RankCounter":
         super().train(mode)
-        for stage in encoder_stages(self.encoder)[:self.frozen_stages]:
-            stage.eval()
+        if self.frozen_stages:  # any encoder works unfrozen, a test's stand-in included
+            for stage in encoder_stages(self.encoder)[:self.frozen_stages]:
+                stage.eval()
         return self
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
