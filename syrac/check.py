@@ -2,7 +2,8 @@
 
 Validates every parameter, every declared dataset folder (layout, image/annotation pairing,
 annotation format; images only for ranking sources) and the presence of the pretrained weights
-the parameters ask for (ImageNet, Stable Diffusion when offline or given as a folder), and prints
+the parameters ask for (ImageNet, Stable Diffusion when offline or given as a folder, the peer
+detectors' package), and prints
 every problem found, not only the first. Exit code 0 when the run can start, 1 otherwise.
 """
 
@@ -14,6 +15,7 @@ from syrac import config
 from syrac.data import datasets
 from syrac.errors import DatasetError, MissingWeightsError
 from syrac.method.model import imagenet_weights
+from syrac.studies import peers
 from syrac.synthetic.diffusion import resolve_model
 
 ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
@@ -49,6 +51,7 @@ def problems(params_path: str = "params.yaml") -> list[str]:
             imagenet_weights(cfg.model.backbone)
         except MissingWeightsError as error:
             found.append(f"model.pretrained: {error}")
+    found += peers.problems(cfg.peers.detectors)
     if cfg.generator.backend == "diffusers":
         try:
             resolve_model(cfg.generator.model)

@@ -350,6 +350,20 @@ class Review:
         _within(f"{key}.worst_pairs", self.worst_pairs, 1, 1000)
 
 
+PEER_DETECTORS = ("hog", "ssd_mobilenet_v2")  # syrac/studies/peers.py
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Off-the-shelf person detectors counted beside SYRAC (syrac/studies/peers.py); none: no peer rows."""
+
+    detectors: tuple[str, ...] = PEER_DETECTORS
+
+    def validate(self, key: str) -> None:
+        _require(all(d in PEER_DETECTORS for d in self.detectors) and len(set(self.detectors)) == len(self.detectors),
+                 f"{key}.detectors", list(self.detectors), f"distinct names among {', '.join(PEER_DETECTORS)}, or []")
+
+
 SEED_LIMIT = 2**32  # NumPy's legacy generators (and scipy/umap through them) take seeds below it
 
 
@@ -369,6 +383,7 @@ class Config:
     ablation: Ablation
     umap: Umap = field(default_factory=lambda: Umap(15, 0.1))
     review: Review = field(default_factory=Review)
+    peers: Peers = field(default_factory=Peers)
     data: Data = field(default_factory=Data)
 
     def validate(self, key: str = "") -> None:

@@ -37,6 +37,10 @@ STRATEGY_NAMES = {
 }
 
 
+PEER_NAMES = {"hog": "HOG people detector (OpenCV; trained on pedestrians)",
+              "ssd_mobilenet_v2": "SSD-MobileNet-v2 person boxes (COCO), whole image + tiles"}
+
+
 def _mae_mse(row: dict, names: list[str]) -> list[str]:
     return [f"{row[n][m]:.1f}" for n in names for m in ("mae", "mse")]
 
@@ -78,8 +82,12 @@ def _counting_table(metrics_dir: Path) -> str:
     def constant(which: str) -> list[str]:
         return [f"{evaluation[n][f'{which}_baseline_{m}']:.1f}" for n in names for m in ("mae", "mse")]
 
-    rows = [[f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names],
-            ["always the mean noisy label"] + constant("mean_label") + dashes,
+    rows = [[f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names]]
+    if (metrics_dir / "peers.json").is_file():  # off-the-shelf person detectors, measured in the same run
+        peers = read_json(metrics_dir / "peers.json")
+        rows += [[f"peer: {PEER_NAMES[p]}"] + _mae_mse({n: peers[n][p] for n in names}, names)
+                 + [f"{peers[n][p]['spearman']:.3f}" for n in names] for p in peers[names[0]] if p != "syrac"]
+    rows += [["always the mean noisy label"] + constant("mean_label") + dashes,
             ["always the training split's mean count (uses labels)"] + constant("train_mean") + dashes,
             [STRATEGY_NAMES["oracle"]] + _mae_mse(ablation["oracle"], names) + dashes]
     if any(n in PAPER_NAMES for n in names):
@@ -99,6 +107,12 @@ def _read_outs(metrics_dir: Path, names: list[str]) -> str:
         text += f"\n{sparse_scenes_table(read_json(metrics_dir / 'sparse_scenes.json'))}\n"
     if (metrics_dir / "seeds.json").is_file():
         text += f"\n{seeds_table(read_json(metrics_dir / 'seeds.json'), names)}\n"
+    if (metrics_dir / "peers.json").is_file():
+        peers = read_json(metrics_dir / "peers.json")
+        speed = _table(["images per second"] + names, [[PEER_NAMES.get(p, "SYRAC (`syrac count`, envelope included)")]
+                                                       + [f"{peers[n][p]['images_per_s']:.1f}" for n in names]
+                                                       for p in peers[names[0]]])
+        text += f"\nSpeed on the same images, decoding included (stage `peers`, 2 CPU cores):\n\n{speed}\n"
     return text
 
 

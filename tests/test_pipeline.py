@@ -75,7 +75,7 @@ def test_ground_truth_is_written_apart_and_read_only_by_evaluation_stages(tiny_r
     for name, stage in stages.items():
         reads_truth = any(str(dep).startswith("data/ground_truth") for dep in stage.get("deps", []))
         assert reads_truth == (name in {"evaluate", "patch_sweep", "umap", "ablation", "qualitative", "review_ranking",
-                                        "review_probes", "sparse_scenes"}), name
+                                        "review_probes", "sparse_scenes", "peers"}), name
     training_inputs = (tiny_repo / "data/pairs/pairs.csv").read_text().splitlines()[0]
     assert training_inputs == "source,edit,source_id,edit_index"
     assert (tiny_repo / "data/counting/labels.csv").read_text().splitlines()[0] == "image,prompted_count"
@@ -93,6 +93,20 @@ def test_sparse_scenes_sorts_crops_of_every_benchmark_by_the_heads_they_hold(tin
                 assert summary["mean_true"] == pytest.approx(np.mean([float(r["true_count"]) for r in counted]))
                 assert summary["mean_count"] == pytest.approx(np.mean([float(r["predicted_count"]) for r in counted]), abs=0.01)
     assert sum(summary["crops"] for groups in sparse.values() for summary in groups.values()) > 0
+
+
+def test_peers_count_every_benchmark_image_beside_syrac(tiny_repo):
+    results = json.loads((tiny_repo / "metrics/peers.json").read_text())
+    evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
+    assert sorted(results) == sorted(evaluated)
+    for name, methods in results.items():
+        assert list(methods) == ["hog", "ssd_mobilenet_v2", "syrac"]
+        assert methods["syrac"]["mae"] == pytest.approx(evaluated[name]["mae"])  # the counter's own predictions
+        assert all(set(r) == {"mae", "mse", "spearman", "images_per_s"} and r["images_per_s"] > 0 for r in methods.values())
+        rows = storage.read_csv(tiny_repo / f"plots/peers/{name}.csv")
+        assert len(rows) == evaluated[name]["n_images"] and list(rows[0]) == ["image", "true_count", *methods]
+        assert all(float(r["hog"]).is_integer() and float(r["ssd_mobilenet_v2"]).is_integer() for r in rows)
+    assert (tiny_repo / "plots/peers/speed.png").stat().st_size > 5000
 
 
 def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):

@@ -70,6 +70,15 @@ def test_sparse_scenes_and_seeds_get_their_tables_when_measured(metrics):
     assert "| b | 12.0 (10.0 to 14.0) | 21.0 (20.0 to 22.0) | 0.600 (0.500 to 0.700) | 1, 2 |" in text
 
 
+def test_peers_sit_beside_syrac_with_their_speed(metrics):
+    row = {"mae": 80.0, "mse": 90.0, "spearman": 0.25, "images_per_s": 3.5}
+    (metrics / "peers.json").write_text(json.dumps({"b": {"hog": row, "syrac": {**row, "images_per_s": 12.0}}}))
+    text = report.tables(metrics)
+    assert "| peer: HOG people detector (OpenCV; trained on pedestrians) | 80.0 | 90.0 | 0.250 |" in text
+    assert text.index("| SYRAC (b 2x2") < text.index("| peer: HOG") < text.index("| always the mean noisy")
+    assert "| SYRAC (`syrac count`, envelope included) | 12.0 |" in text and "| HOG people detector" in text
+
+
 def test_readme_block_is_replaced_between_markers_only(metrics, tmp_path):
     readme = tmp_path / "README.md"
     start, end = report.markers("results")
