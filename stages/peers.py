@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from syrac import config, storage
 from syrac.data.benchmarks import read_manifest
@@ -22,9 +23,9 @@ if __name__ == "__main__":
         names, paths = read_manifest(args.bench_root / name)
         true = true_counts(args.truth_root / name, names)
         syrac_counts = np.array([float(r["predicted_count"]) for r in storage.read_csv(args.predictions_dir / f"{name}.csv")])
-        counted = {detector: peers.count_images(model, paths) for detector, model in detectors.items()}
+        counted = {detector: peers.count_images(model, paths, f"{detector}: {name}") for detector, model in detectors.items()}
         start = time.perf_counter()  # syrac count's speed on the same images: decode, patches, count
-        for path in paths:
+        for path in tqdm(paths, desc=f"syrac: {name}", unit="img"):
             counter.read(read_image(path), grids[name])
         counted["syrac"] = (syrac_counts, len(paths) / (time.perf_counter() - start))
         results[name] = {method: {**scores(counts, true), "images_per_s": speed} for method, (counts, speed) in counted.items()}

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from syrac.errors import MissingWeightsError
 from syrac.storage import read_image
@@ -131,8 +132,9 @@ def problems(detectors: tuple[str, ...]) -> list[str]:
     return found
 
 
-def count_images(detector: HogPeople | SsdPeople, paths: list[Path]) -> tuple[np.ndarray, float]:
+def count_images(detector: HogPeople | SsdPeople, paths: list[Path], desc: str) -> tuple[np.ndarray, float]:
     """Each image's count and the images per second, decoding included (as ``syrac count`` is timed)."""
     start = time.perf_counter()
-    counts = [detector.count(np.ascontiguousarray(np.asarray(read_image(path))[:, :, ::-1])) for path in paths]
+    counts = [detector.count(np.ascontiguousarray(np.asarray(read_image(path))[:, :, ::-1]))
+              for path in tqdm(paths, desc=desc, unit="img")]
     return np.array(counts, dtype=float), len(paths) / (time.perf_counter() - start)
