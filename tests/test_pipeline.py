@@ -101,7 +101,8 @@ def test_peers_count_every_benchmark_image_beside_syrac(tiny_repo):
     assert sorted(results) == sorted(evaluated)
     for name, methods in results.items():
         assert list(methods) == ["hog", "ssd_mobilenet_v2", "syrac"]
-        assert methods["syrac"]["mae"] == pytest.approx(evaluated[name]["mae"])  # the counter's own predictions
+        # the counter's own predictions, read from the evaluation's per-image file (2 decimals)
+        assert methods["syrac"]["mae"] == pytest.approx(evaluated[name]["mae"], abs=0.005)
         assert all(set(r) == {"mae", "mse", "spearman", "images_per_s"} and r["images_per_s"] > 0 for r in methods.values())
         rows = storage.read_csv(tiny_repo / f"plots/peers/{name}.csv")
         assert len(rows) == evaluated[name]["n_images"] and list(rows[0]) == ["image", "true_count", *methods]
