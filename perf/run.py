@@ -3,6 +3,7 @@
     python perf/run.py                 # everything; on CPU the model benchmarks run at a tiny size
     python perf/run.py --only generation pretrain inference memory
     python perf/run.py --only repro    # the embedded `dvc repro`, stage by stage (minutes)
+    python perf/run.py --only tiling   # after `dvc repro`: `syrac count`'s own tiling against a 2x2 grid
 
 Prints a table and writes perf/results/<device>.json. Sections:
 
@@ -17,6 +18,8 @@ Prints a table and writes perf/results/<device>.json. Sections:
 - generation_cost: seconds per synthetic image of each kind, embedded and Stable Diffusion 2.1 at the
   paper's sizes and steps (summed from its timed parts), the review's question 6.
 - inference: KxK patch counting, all patches of an image in one batch against one patch per call.
+- tiling: `syrac count`'s default, each image on its own tiling, against a fixed 2x2 grid, with the
+  counter of the last `dvc repro` on its benchmark images (decoding included).
 - memory: peak memory of generating and encoding N and 10N images (streaming: it should not grow).
 """
 
@@ -297,6 +300,30 @@ def bench_inference(images: int, k: int) -> dict:
             "batched_images_per_s": images / batched, "speedup": per_patch / batched}
 
 
+def bench_tiling(images: int) -> dict:
+    """Counting each image on its own tiling (it reads the whole image, then the 2x2 grid where it
+    splits) against a fixed 2x2 grid, on benchmark images spread over every benchmark."""
+    from syrac import config
+    from syrac.data.benchmarks import read_manifest
+    from syrac.inference.count import load_counter
+    from syrac.storage import read_image
+
+    counter_path, bench_root = ROOT / "models/syrac.pt", ROOT / "data/benchmarks"
+    if not counter_path.is_file() or not bench_root.is_dir():
+        raise SystemExit("perf tiling: run `dvc repro` first; it times models/syrac.pt on data/benchmarks")
+    paths = [path for name in config.load(ROOT / "params.yaml").benchmarks for path in read_manifest(bench_root / name)[1]]
+    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(images, len(paths))).round().astype(int)]
+    counter = load_counter(counter_path)
+
+    def count(k: int | None):
+        for path in paths:
+            counter.read(read_image(path), k)
+
+    fixed, tiled = _timed(lambda: count(2), 1), _timed(lambda: count(None), 1)
+    return {"images": len(paths), "grid_2_images_per_s": len(paths) / fixed, "tiled_images_per_s": len(paths) / tiled,
+            "speedup": fixed / tiled}
+
+
 MEMORY_PROBE = """
 import dataclasses, sys, tempfile
 from pathlib import Path
@@ -355,6 +382,10 @@ def table(results: dict) -> str:
         r = results["inference"]
         rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",
                      r["batched_images_per_s"], "one patch per call", r["per_patch_images_per_s"], r["speedup"]))
+    if "tiling" in results:
+        r = results["tiling"]
+        rows.append((f"`syrac count` on {r['images']} benchmark images (images/s)", "own tiling (default)",
+                     r["tiled_images_per_s"], "fixed 2x2 grid", r["grid_2_images_per_s"], r["speedup"]))
     lines = ["| figure | project | value | baseline | value | ratio |", "|---|---|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c:.2f} | {d} | {e:.2f} | {f:.2f}x |" for a, b, c, d, e, f in rows]
     if "memory" in results:
@@ -378,8 +409,9 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ("repro", "generation", "generation_cost", "pretrain", "inference", "memory")
-    parser.add_argument("--only", nargs="+", choices=sections, default=[s for s in sections if s != "repro"])
+    sections = ("repro", "generation", "generation_cost", "pretrain", "inference", "tiling", "memory")
+    parser.add_argument("--only", nargs="+", choices=sections,
+                        default=[s for s in sections if s not in ("repro", "tiling")])
     args = parser.parse_args()
     device = torch.cuda.get_device_name() if GPU else f"CPU ({platform.processor() or platform.machine()}, " \
                                                        f"{torch.get_num_threads()} threads)"
@@ -388,6 +420,7 @@ def main() -> None:
             "generation_cost": lambda: bench_generation_cost(images=20),
             "pretrain": lambda: bench_pretrain(steps=30 if GPU else 3, batch=8 if GPU else 4),
             "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
+            "tiling": lambda: bench_tiling(images=300),
             "memory": lambda: bench_memory(per_count=20)}
     results = {"device": device, "torch": torch.__version__}
     for name in args.only:

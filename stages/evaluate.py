@@ -1,16 +1,19 @@
-"""Stage: count every benchmark image with its KxK patches (choose_patches); MAE, MSE (root), Spearman."""
+"""Stage: count every benchmark image with its KxK patches (choose_patches), and on its own tiling
+(the rule the counter file stores); MAE, MSE (root), Spearman."""
 
 
 import numpy as np
 
 from syrac import config, storage
-from syrac.inference.evaluation import evaluate_benchmark, read_grids, scores, true_counts
+from syrac.inference.evaluation import evaluate_benchmark, read_grids, scores, tiled_benchmark, true_counts
+from syrac.inference.tiling import TilingRule
 from syrac.method.model import load_probe
 
 if __name__ == "__main__":
     args = config.stage_paths("counter_path", "features_root", "truth_root", "train_truth_root", "labels_path", "grids_path", "metrics_path", "plots_dir")
     cfg = config.load_for_stage()
     probe, grids = load_probe(args.counter_path), read_grids(args.grids_path)
+    rule = TilingRule.from_counter(args.counter_path)
     # Reference points, one constant answer for every image: the mean of the noisy training labels
     # (label-free), and the mean true count of the benchmark's training split (it needs labels).
     label_mean = float(np.mean([float(r["prompted_count"]) for r in storage.read_csv(args.labels_path)]))
@@ -23,10 +26,14 @@ if __name__ == "__main__":
         constants = (("mean_label", label_mean), ("train_mean", train_mean))
         constant = {f"{which}_baseline_{metric}": scores(np.full_like(true, value), true)[metric]
                     for which, value in constants for metric in ("mae", "mse")}
+        tiled, tilings, finest = tiled_benchmark(probe, args.features_root / f"{name}.npz", rule)
+        tiling = {**scores(tiled, true), "finest_grid": {str(g): finest.count(g) for g in rule.grids}}
         results[name] = {**scores(predicted[k], true), "n_images": len(images), "patches": k, **constant,
-                         "train_mean_count": train_mean}
-        storage.write_csv(args.plots_dir / f"{name}.csv", ["image", "true_count", "predicted_count"],
-                          [[i, int(t), round(float(p), 2)] for i, t, p in zip(images, true, predicted[k])])
+                         "train_mean_count": train_mean, "tiling": tiling}
+        storage.write_csv(args.plots_dir / f"{name}.csv", ["image", "true_count", "predicted_count", "tiled_count", "tiling"],
+                          [[i, int(t), round(float(p), 2), round(float(c), 2), d]
+                           for i, t, p, c, d in zip(images, true, predicted[k], tiled, tilings)])
         print(f"{name}: MAE {results[name]['mae']:.1f}  MSE {results[name]['mse']:.1f}  "
-              f"Spearman {results[name]['spearman']:.3f}  (mean-label MAE {results[name]['mean_label_baseline_mae']:.1f})")
+              f"Spearman {results[name]['spearman']:.3f}  (mean-label MAE {results[name]['mean_label_baseline_mae']:.1f}); "
+              f"own tiling MAE {tiling['mae']:.1f}, finest grid per image {tiling['finest_grid']}")
     storage.write_json(args.metrics_path, results)

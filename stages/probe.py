@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from syrac import config, storage
+from syrac.inference.tiling import FINEST, TilingRule, ceiling_of
 from syrac.method.model import save_counter
 from syrac.method.probe import fit_probe, probe_targets, rank_head_weights
 
@@ -14,11 +15,13 @@ if __name__ == "__main__":
     cfg = config.load_for_stage()
     labels = {r["image"]: float(r["prompted_count"]) for r in storage.read_csv(args.labels_path)}
     with np.load(args.features_path) as data:
-        features, targets = data["features"], np.array([labels[str(n)] for n in data["images"]])
+        features, prompted = data["features"], np.array([labels[str(n)] for n in data["images"]])
     rank = torch.load(args.rank_path, map_location="cpu", weights_only=True)
     weight, bias = rank_head_weights(rank["state_dict"])
-    targets = probe_targets(cfg.probe, targets, features @ weight + bias)
+    targets = probe_targets(cfg.probe, prompted, features @ weight + bias)
     probe, report = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed)
-    save_counter(args.counter_path, rank, probe)
-    storage.write_json(args.metrics_path, report)
-    print(f"ridge alpha {report['alpha']}: cross-validated RMSE on noisy labels {report['cv_rmse_noisy_labels']:.1f}")
+    tiling = TilingRule(ceiling_of(probe, features, prompted), FINEST)
+    save_counter(args.counter_path, {**rank, "tiling": tiling.to_bundle()}, probe)
+    storage.write_json(args.metrics_path, {**report, "tiling": tiling.to_bundle()})
+    print(f"ridge alpha {report['alpha']}: cross-validated RMSE on noisy labels {report['cv_rmse_noisy_labels']:.1f}; "
+          f"tiling splits a region counted above {tiling.ceiling:.1f}, down to the {tiling.finest}x{tiling.finest} grid")

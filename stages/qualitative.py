@@ -6,7 +6,7 @@ import numpy as np
 from syrac import config
 from syrac.data.benchmarks import read_manifest
 from syrac.figures import image_grid
-from syrac.inference.count import draw_patch_counts, load_counter
+from syrac.inference.count import draw_tiles, load_counter
 from syrac.inference.evaluation import read_grids, true_counts
 from syrac.storage import read_image
 
@@ -22,7 +22,7 @@ if __name__ == "__main__":
         panels = []
         for index in dict.fromkeys((order[0], order[len(order) // 2], order[-1])):
             image = read_image(paths[index])
-            counts = counter.patch_counts(image, k)
-            panels.append((draw_patch_counts(image, counts), f"{names[index]}: true {true[index]:.0f}, "
-                                                             f"predicted {counts.sum():.0f}"))
+            reading = counter.read(image, k)
+            panels.append((draw_tiles(image, reading.tiles), f"{names[index]}: true {true[index]:.0f}, "
+                                                             f"predicted {reading.count:.0f}"))
         image_grid(args.plots_dir / f"{name}.png", panels, f"{name}: counts of a {k}x{k} grid of patches")

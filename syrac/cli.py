@@ -1,6 +1,10 @@
 """The `syrac` console command.
 
-    syrac count IMAGE_OR_FOLDER... [--model models/syrac.pt] [--patches K] [--out DIR] [--format text|csv|json]
+    syrac count IMAGE_OR_FOLDER... [--model models/syrac.pt] [--patches auto|K] [--out DIR] [--format text|csv|json]
+
+``--patches auto`` (the default) counts each image on its own tiling, split where the counter reads
+more people than the counting set taught it (``syrac.inference.tiling``, with the rule the counter
+file stores); ``--patches K`` counts a fixed KxK grid.
 
 Every format says, per image, whether it lies within what the counter was trained on (text: an
 "out of range: <reason>" column where it does not; CSV: in_range and reason; JSON: the same keys).
@@ -16,7 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from syrac.inference.count import draw_patch_counts, load_counter
+from syrac.inference.count import draw_tiles, load_counter
+from syrac.inference.tiling import describe, tile_boxes
 from syrac.storage import IMAGE_SUFFIXES, atomic_path, list_images, read_image
 
 
@@ -31,6 +36,15 @@ def _expand(inputs: list[Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
     return paths
+
+
+def _patches(value: str) -> int | None:
+    """``auto`` -> None (the per-image tiling), else a grid K >= 1."""
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"auto or a grid K >= 1, got {value!r}")
+    return int(value)
 
 
 def _yes_no(in_range: bool | None) -> str:
@@ -51,12 +65,14 @@ def count(args: argparse.Namespace) -> int:
             failed += 1
             continue
         reading = counter.read(image, args.patches)
-        rows.append({"image": str(path), "count": round(float(reading.counts.sum()), 2),
-                     "in_range": reading.in_range, "reason": reading.reason,
-                     "patches": [[round(float(v), 2) for v in row] for row in reading.counts]})
+        boxes = tile_boxes(reading.tiles, *image.size)
+        rows.append({"image": str(path), "count": round(reading.count, 2), "in_range": reading.in_range,
+                     "reason": reading.reason, "tiling": describe(reading.tiles),
+                     "tiles": [{"grid": tile.k, "cell": tile.cell, "box": list(box), "count": round(tile.count, 2)}
+                               for tile, box in zip(reading.tiles, boxes)]})
         if args.out:
             with atomic_path(args.out / f"{path.stem}_count.png") as tmp:
-                draw_patch_counts(image, reading.counts).save(tmp, format="PNG")
+                draw_tiles(image, reading.tiles).save(tmp, format="PNG")
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
         print()
@@ -82,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
                                    description=f"Images: {', '.join(IMAGE_SUFFIXES)}; folders are not searched recursively.")
     counting.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_FOLDER")
     counting.add_argument("--model", type=Path, default=Path("models/syrac.pt"), help="counter file (default: %(default)s)")
-    counting.add_argument("--patches", type=int, default=2, help="K: count a KxK grid and sum (default: %(default)s)")
+    counting.add_argument("--patches", type=_patches, default=None, metavar="auto|K",
+                          help="auto (default): each image's own tiling, by the rule the counter file stores; "
+                               "K: count a KxK grid and sum")
     counting.add_argument("--out", type=Path, help="write each image with its grid and per-patch counts here")
     counting.add_argument("--format", choices=("text", "csv", "json"), default="text")
     args = parser.parse_args(argv)
-    if args.patches < 1:
-        parser.error(f"--patches must be >= 1, got {args.patches}")
     try:
         return count(args)
     except (FileNotFoundError, ValueError) as error:

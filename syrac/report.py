@@ -29,7 +29,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 STRATEGY_NAMES = {
     "no_pretraining": "no pre-training (trained end to end on the noisy counts)",
     "random_init_features": "random-init features (the untrained encoder)",
-    "imagenet_features": "ImageNet features (the untrained ImageNet encoder)",
+    "imagenet_features": "ImageNet features (an untrained ImageNet encoder)",
     "intra_image_rank": "intra-image ranking (Liu et al. 2018)",
     "synthetic_rank": "**synthetic ranking (SYRAC)**",
     "synthetic_rank_fine_tuned": "SYRAC fine-tuned whole on the noisy counts",
@@ -83,6 +83,10 @@ def _counting_table(metrics_dir: Path) -> str:
         return [f"{evaluation[n][f'{which}_baseline_{m}']:.1f}" for n in names for m in ("mae", "mse")]
 
     rows = [[f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names]]
+    tiled = {n: evaluation[n]["tiling"] for n in names if "tiling" in evaluation[n]}
+    if len(tiled) == len(names):  # metrics written before the per-image tiling have none
+        rows.append(["SYRAC, each image on its own tiling (`syrac count`'s default)"] + _mae_mse(tiled, names)
+                    + [f"{tiled[n]['spearman']:.3f}" for n in names])
     if (metrics_dir / "peers.json").is_file():  # off-the-shelf person detectors, measured in the same run
         peers = read_json(metrics_dir / "peers.json")
         rows += [[f"peer: {PEER_NAMES[p]}"] + _mae_mse({n: peers[n][p] for n in names}, names)
@@ -93,7 +97,11 @@ def _counting_table(metrics_dir: Path) -> str:
     if any(n in PAPER_NAMES for n in names):
         rows += [[f"quoted: {method}"] + _quoted(row, names) + dashes for method, row in PAPER_TABLE_1.items()]
     table = _table(["method"] + _mae_mse_header(names) + [f"{n} Spearman" for n in names], rows)
-    return f"Counting, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{table}\n"
+    text = f"Counting, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{table}\n"
+    if len(tiled) == len(names):
+        text += ("\nThe finest grid each image's own tiling reached: " + "; ".join(
+            f"{n} " + ", ".join(f"{g}x{g} {count}" for g, count in tiled[n]["finest_grid"].items()) for n in names) + ".\n")
+    return text
 
 
 def _mae_mse_header(names: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from PIL import Image
 
 from syrac import cli
 from syrac.config import Model
+from syrac.inference.tiling import TilingRule
 from syrac.method.envelope import Envelope, fit_envelope
 from syrac.method.model import load_rank_model, new_model, save_counter, save_rank_model
 from syrac.method.probe import LinearProbe
@@ -21,8 +22,12 @@ def model_files(tmp_path_factory):
     model = new_model(Model("mobilenet_v3_small", "none", (32, 48), "fp32"))
     save_rank_model(root / "rank.pt", model, "mobilenet_v3_small", (32, 48), {})
     rank = torch.load(root / "rank.pt", weights_only=True)
-    save_counter(root / "counter.pt", rank, LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 1.0))
+    save_counter(root / "counter.pt", {**rank, "tiling": TILING}, LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 1.0))
+    save_counter(root / "untiled.pt", rank, LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 1.0))
     return root
+
+
+TILING = TilingRule(ceiling=0.5, finest=2).to_bundle()  # the untrained probe counts about 1 a patch: every image splits
 
 
 def _not_a_counter(tmp_path, model_files, kind):
@@ -115,7 +120,7 @@ def test_the_envelope_travels_in_the_counter_file_and_count_reports_it(tmp_path,
     model = load_rank_model(model_files / "rank.pt")[0]
     wide = fit_envelope(np.abs(np.random.default_rng(0).normal(0, 1, (400, model.feature_dim))),
                         _textured(np.random.default_rng(0), 400), seed=0)
-    save_counter(tmp_path / "counter.pt", {**rank, "envelope": wide.to_bundle()},
+    save_counter(tmp_path / "counter.pt", {**rank, "envelope": wide.to_bundle(), "tiling": TILING},
                  LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 1.0))
     assert Envelope.from_bundle(torch.load(tmp_path / "counter.pt", weights_only=True)["envelope"]).max_distance == \
         wide.max_distance
@@ -127,3 +132,33 @@ def test_the_envelope_travels_in_the_counter_file_and_count_reports_it(tmp_path,
     assert "1 out of range" in err
     assert cli.main(["count", str(tmp_path / "blank.png"), "--model", str(model_files / "counter.pt"), "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1].endswith(",,the counter file has no training envelope; rerun `dvc repro`")
+
+
+def test_count_reads_each_image_on_its_own_tiling_by_default_and_a_fixed_grid_on_request(tmp_path, capsys, model_files):
+    Image.new("RGB", (64, 48), (90, 120, 80)).save(tmp_path / "photo.png")
+    runs = []
+    for patches in ([], [], ["--patches", "3"]):
+        assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(model_files / "counter.pt"),
+                         "--format", "json", "--out", str(tmp_path / "overlays"), *patches]) == 0
+        runs.append(json.loads(capsys.readouterr().out)[0])
+    auto, again, fixed = runs
+    assert auto == again  # the same photo, the same tiling and counts
+    assert auto["tiling"] == "2" and [t["cell"] for t in auto["tiles"]] == [0, 1, 2, 3]
+    assert [t["box"] for t in auto["tiles"]] == [[0, 0, 32, 24], [32, 0, 64, 24], [0, 24, 32, 48], [32, 24, 64, 48]]
+    assert auto["count"] == pytest.approx(sum(t["count"] for t in auto["tiles"]), abs=0.02)
+    assert fixed["tiling"] == "3" and len(fixed["tiles"]) == 9 and {t["grid"] for t in fixed["tiles"]} == {3}
+    assert Image.open(tmp_path / "overlays/photo_count.png").size == (64, 48)
+
+
+def test_a_counter_file_without_a_tiling_rule_counts_a_fixed_grid_and_says_what_auto_needs(tmp_path, capsys, model_files):
+    Image.new("RGB", (64, 48), (90, 120, 80)).save(tmp_path / "photo.png")
+    assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(model_files / "untiled.pt")]) == 2
+    assert "no tiling rule" in capsys.readouterr().err
+    assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(model_files / "untiled.pt"), "--patches", "2"]) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_count_refuses_a_grid_that_is_neither_auto_nor_a_positive_k(tmp_path, capsys, model_files, value):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["count", str(tmp_path), "--model", str(model_files / "counter.pt"), "--patches", value])
+    assert stop.value.code == 2 and "auto or a grid K >= 1" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +30,11 @@ def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
         assert -1 <= metrics["umap"][bench]["spearman_proxy_vs_true"] <= 1
         assert (tiny_repo / "plots" / "umap" / f"{bench}.png").stat().st_size > 1000
         lines = (tiny_repo / "plots" / "predictions" / f"{bench}.csv").read_text().splitlines()
-        assert lines[0] == "image,true_count,predicted_count" and len(lines) == 13
+        assert lines[0] == "image,true_count,predicted_count,tiled_count,tiling" and len(lines) == 13
+        tiling = row["tiling"]  # each image on its own tiling, beside the benchmark's K
+        assert sum(tiling["finest_grid"].values()) == 12 and tiling["mse"] >= tiling["mae"]
+        tilings = [line.split(",")[4] for line in lines[1:]]
+        assert all(t in ("1", "2") for t in tilings) and tiling["finest_grid"]["1"] == tilings.count("1")
     pretrain = metrics["pretrain"]
     assert pretrain["epochs_run"] == 2 and pretrain["best_epoch"] in (1, 2)
     assert 0 <= pretrain["holdout_ranking_accuracy"] <= 1
@@ -112,8 +117,8 @@ def test_peers_count_every_benchmark_image_beside_syrac(tiny_repo):
 
 def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):
     ablation = json.loads((tiny_repo / "metrics/ablation.json").read_text())
-    assert list(ablation) == ["no_pretraining", "random_init_features", "intra_image_rank", "synthetic_rank",
-                              "synthetic_rank_fine_tuned", "oracle"]
+    assert list(ablation) == ["no_pretraining", "random_init_features", "imagenet_features", "intra_image_rank",
+                              "synthetic_rank", "synthetic_rank_fine_tuned", "oracle"]
     benchmarks = ["sim_sparse", "sim_dense", *DATASETS]
     for row in ablation.values():
         assert sorted(row) == sorted(benchmarks)
@@ -255,6 +260,15 @@ def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_pa
     overlays = sorted(p.name for p in (tmp_path / "overlays").iterdir())
     assert overlays == ["a_count.png", "b_count.png", "c_count.png"]
     assert Image.open(tmp_path / "overlays/a_count.png").size == Image.open(bench / "IMG_1.jpg").size
+    # the default, each image on its own tiling: the evaluation's tiled count and tiling, from the counter file's rule
+    assert cli.main(["count", str(bench / "IMG_1.jpg"), str(bench / "IMG_2.jpg"), "--model",
+                     str(tiny_repo / "models/syrac.pt"), "--format", "json"]) == 0
+    counted = json.loads(capsys.readouterr().out)
+    tiled = {r["image"]: r for r in storage.read_csv(tiny_repo / "plots/predictions/sim_sparse.csv")}
+    for row in counted:
+        evaluated_row = tiled[Path(row["image"]).name]
+        assert row["tiling"] == evaluated_row["tiling"]
+        assert row["count"] == pytest.approx(float(evaluated_row["tiled_count"]), abs=0.02)
 
 
 def test_syrac_count_says_that_random_noise_is_unlike_anything_the_counter_was_trained_on(tiny_repo, tmp_path, capsys):

@@ -79,6 +79,16 @@ def test_peers_sit_beside_syrac_with_their_speed(metrics):
     assert "| SYRAC (`syrac count`, envelope included) | 12.0 |" in text and "| HOG people detector" in text
 
 
+def test_the_per_image_tiling_gets_its_row_and_how_often_each_grid_was_reached(metrics):
+    assert "own tiling" not in report.tables(metrics)  # metrics written before the tiling existed
+    evaluation = json.loads((metrics / "eval.json").read_text())
+    evaluation["b"]["tiling"] = {"mae": 9.5, "mse": 15.25, "spearman": 0.95, "finest_grid": {"1": 2, "2": 1}}
+    (metrics / "eval.json").write_text(json.dumps(evaluation))
+    text = report.tables(metrics)
+    assert "| SYRAC, each image on its own tiling (`syrac count`'s default) | 9.5 | 15.2 | 0.950 |" in text
+    assert "The finest grid each image's own tiling reached: b 1x1 2, 2x2 1." in text
+
+
 def test_readme_block_is_replaced_between_markers_only(metrics, tmp_path):
     readme = tmp_path / "README.md"
     start, end = report.markers("results")

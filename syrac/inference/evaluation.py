@@ -13,6 +13,7 @@ from PIL import Image
 from scipy.stats import spearmanr
 
 from syrac import storage
+from syrac.inference.tiling import TilingRule, tile_cached
 from syrac.method.features import patch_boxes
 from syrac.method.probe import LinearProbe
 
@@ -79,3 +80,14 @@ def evaluate_benchmark(probe: LinearProbe, features_path: Path, truth_dir: Path,
     images, features = load_features(features_path)
     predictions = {k: probe.image_counts(features[f"k{k}"]) for k in grids}
     return images, true_counts(truth_dir, images), predictions
+
+
+def tiled_benchmark(probe: LinearProbe, features_path: Path, rule: TilingRule) -> tuple[np.ndarray, list[str], list[int]]:
+    """Each image's count on its own tiling (``syrac.inference.tiling``) from the cached grid features:
+    counts, tilings and the finest grid each image read."""
+    features = load_features(features_path)[1]
+    missing = [k for k in rule.grids if f"k{k}" not in features]
+    if missing:
+        raise ValueError(f"{features_path}: no features of the {', '.join(f'{k}x{k}' for k in missing)} grid cached; the "
+                         f"counter's tiling reads grids {', '.join(map(str, rule.grids))}: put them in evaluate.sweep")
+    return tile_cached({k: probe.patch_counts(features[f"k{k}"]) for k in rule.grids}, rule)

@@ -1,0 +1,116 @@
+"""Per-image tiling without labels: a quadtree that splits a region while the counter reads more
+people in it than it was ever taught to see in one frame.
+
+The counting set's densest prompt is the most the probe learned to count in one input frame, so
+its median reading of those images (the *ceiling*, stored in the counter file by the probe stage)
+marks where a reading turns into extrapolation: a region counted above it is split into its 2x2
+children and each child read alone, down to the finest grid (``FINEST``, stored in the counter
+file with the ceiling). A region counted at or below the ceiling is read whole, so sparse
+photos keep their people at the scale the counting set shows them, not enlarged by a fine grid.
+Nothing here reads a label: the rule sees the counter's own readings and the two stored numbers.
+
+A tiling is written as the grid each region was read at: ``1`` (the whole image), ``2`` (the 2x2
+grid) or ``2+4:0,3`` (the 2x2 grid with cells 0 and 3, row by row, read as their own 2x2 cells of
+the 4x4 grid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from syrac.method.features import patch_boxes
+from syrac.method.probe import LinearProbe
+
+FINEST = 2  # splitting 2x2 cells again into the 4x4 grid lost on both training splits: docs/tiling.md
+
+
+@dataclass(frozen=True)
+class TilingRule:
+    ceiling: float  # split a region counted above this
+    finest: int  # the finest grid K (a power of 2): regions are never split below it
+
+    def to_bundle(self) -> dict:
+        return {"ceiling": self.ceiling, "finest": self.finest}
+
+    @classmethod
+    def from_bundle(cls, bundle: dict) -> TilingRule:
+        return cls(float(bundle["ceiling"]), int(bundle["finest"]))
+
+    @classmethod
+    def from_counter(cls, path: Path) -> TilingRule:
+        """The rule a counter file (``models/syrac.pt``) stores, without building its network."""
+        return cls.from_bundle(torch.load(path, map_location="cpu", weights_only=True)["tiling"])
+
+    @property
+    def grids(self) -> tuple[int, ...]:
+        """The grids a tiling may read: 1, 2, 4, ... up to ``finest``."""
+        return tuple(2**level for level in range(self.finest.bit_length()))
+
+
+def ceiling_of(probe: LinearProbe, features: np.ndarray, prompted: np.ndarray) -> float:
+    """The probe's median count of the counting set's images of its highest prompted N."""
+    return float(np.median(probe.patch_counts(features[prompted == prompted.max()])))
+
+
+@dataclass(frozen=True)
+class Tile:
+    k: int  # the grid it belongs to
+    cell: int  # its index in that grid, row by row
+    count: float
+
+
+def children(k: int, cell: int) -> list[int]:
+    """The four cells of grid 2K that make up ``cell`` of grid K, row by row."""
+    row, col = divmod(cell, k)
+    return [(2 * row + i) * 2 * k + 2 * col + j for i in range(2) for j in range(2)]
+
+
+def choose_tiles(read: Callable[[int], np.ndarray], rule: TilingRule) -> list[Tile]:
+    """The tiles of one image. ``read(k)`` gives the K*K patch counts of grid K, row by row; it is
+    called only for the grids a split reaches, so a sparse image costs one reading."""
+    tiles, pending, k = [], [0], 1
+    while pending:
+        counts = read(k)
+        split = [cell for cell in pending if counts[cell] > rule.ceiling and k < rule.finest]
+        tiles += [Tile(k, cell, float(counts[cell])) for cell in pending if cell not in split]
+        pending, k = [child for cell in split for child in children(k, cell)], 2 * k
+    return tiles
+
+
+def describe(tiles: list[Tile]) -> str:
+    """``1``, ``2`` or ``2+4:0,3``: the coarsest grid read, then each finer grid with the cells of
+    the grid above it that were split into it."""
+    grids = sorted({tile.k for tile in tiles})
+    parts = [str(grids[0])]
+    for k in grids[1:]:
+        parents = sorted({child_parent(k, tile.cell) for tile in tiles if tile.k == k})
+        parts.append(f"{k}:{','.join(map(str, parents))}")
+    return "+".join(parts)
+
+
+def child_parent(k: int, cell: int) -> int:
+    """The cell of grid K/2 that ``cell`` of grid K lies in."""
+    row, col = divmod(cell, k)
+    return (row // 2) * (k // 2) + col // 2
+
+
+def tile_boxes(tiles: list[Tile], width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Each tile's (left, top, right, bottom) box in the image: the same boxes its grid's patches were cut from."""
+    return [patch_boxes(width, height, tile.k)[tile.cell] for tile in tiles]
+
+
+def tile_cached(patch_counts: dict[int, np.ndarray], rule: TilingRule) -> tuple[np.ndarray, list[str], list[int]]:
+    """The tiling of every image from cached patch counts (``{K: N x K*K}``): each image's count,
+    its tiling and the finest grid it read."""
+    totals, tilings, depths = [], [], []
+    for image in range(len(patch_counts[1])):
+        tiles = choose_tiles(lambda k, image=image: patch_counts[k][image], rule)
+        totals.append(sum(tile.count for tile in tiles))
+        tilings.append(describe(tiles))
+        depths.append(max(tile.k for tile in tiles))
+    return np.array(totals), tilings, depths

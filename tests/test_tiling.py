@@ -1,0 +1,93 @@
+"""The per-image tiling: which regions it splits, what it reads to decide, and how it writes a tiling down."""
+
+import numpy as np
+import pytest
+
+from syrac.inference.tiling import (
+    Tile,
+    TilingRule,
+    ceiling_of,
+    children,
+    choose_tiles,
+    describe,
+    tile_boxes,
+    tile_cached,
+)
+from syrac.method.probe import LinearProbe
+
+
+def _reader(grids: dict[int, list[float]]):
+    """read(k) over hand-made grid counts, remembering which grids were read."""
+    calls = []
+
+    def read(k):
+        calls.append(k)
+        return np.asarray(grids[k], dtype=float)
+    return read, calls
+
+
+DENSE = {1: [400.0], 2: [10.0, 300.0, 5.0, 5.0], 4: list(np.arange(16.0))}
+
+
+def test_a_sparse_image_is_read_whole_and_nothing_finer_is_counted():
+    read, calls = _reader({1: [40.0], 2: [30.0] * 4})
+    tiles = choose_tiles(read, TilingRule(ceiling=100.0, finest=4))
+    assert tiles == [Tile(1, 0, 40.0)] and calls == [1] and describe(tiles) == "1"
+
+
+def test_a_dense_image_is_split_and_only_its_dense_cells_go_finer():
+    read, calls = _reader(DENSE)
+    tiles = choose_tiles(read, TilingRule(ceiling=100.0, finest=4))
+    assert calls == [1, 2, 4]
+    assert [(t.k, t.cell) for t in tiles] == [(2, 0), (2, 2), (2, 3), (4, 2), (4, 3), (4, 6), (4, 7)]
+    assert sum(t.count for t in tiles) == 10 + 5 + 5 + (2 + 3 + 6 + 7)
+    assert describe(tiles) == "2+4:1"
+
+
+def test_the_finest_grid_stops_the_split_even_above_the_ceiling():
+    read, calls = _reader(DENSE)
+    tiles = choose_tiles(read, TilingRule(ceiling=100.0, finest=2))
+    assert calls == [1, 2] and describe(tiles) == "2" and sum(t.count for t in tiles) == 320
+    assert describe(choose_tiles(_reader(DENSE)[0], TilingRule(ceiling=100.0, finest=1))) == "1"
+
+
+def test_every_cell_split_reads_as_the_finer_grid():
+    read, _ = _reader({1: [900.0], 2: [200.0] * 4, 4: [1.0] * 16})
+    tiles = choose_tiles(read, TilingRule(ceiling=100.0, finest=4))
+    assert describe(tiles) == "4" and len(tiles) == 16
+
+
+def test_a_count_at_the_ceiling_is_not_split():
+    read, calls = _reader({1: [100.0]})
+    assert describe(choose_tiles(read, TilingRule(ceiling=100.0, finest=2))) == "1" and calls == [1]
+
+
+@pytest.mark.parametrize("k,cell,expected", [(1, 0, [0, 1, 2, 3]), (2, 1, [2, 3, 6, 7]), (2, 2, [8, 9, 12, 13]),
+                                             (4, 5, [18, 19, 26, 27])])
+def test_children_are_the_four_cells_of_the_next_grid(k, cell, expected):
+    assert children(k, cell) == expected
+
+
+@pytest.mark.parametrize("size", [(97, 61), (640, 480), (5, 7)])
+def test_the_tiles_of_a_mixed_tiling_cover_the_image_exactly_once(size):
+    tiles = choose_tiles(_reader(DENSE)[0], TilingRule(ceiling=100.0, finest=4))
+    cover = np.zeros(size[::-1], dtype=int)
+    for left, top, right, bottom in tile_boxes(tiles, *size):
+        cover[top:bottom, left:right] += 1
+    assert (cover == 1).all()
+
+
+def test_the_ceiling_is_the_probes_median_reading_of_the_densest_prompt():
+    features = np.array([[1.0], [2.0], [50.0], [70.0], [90.0]])
+    prompted = np.array([0, 5, 200, 200, 200])
+    probe = LinearProbe(np.array([2.0]), -10.0)
+    assert ceiling_of(probe, features, prompted) == 130.0  # median of 90, 130, 170
+
+
+def test_cached_tiling_matches_the_rule_image_by_image():
+    counts = {1: np.array([[40.0], [400.0]]), 2: np.array([[30.0] * 4, [10.0, 300.0, 5.0, 5.0]]),
+              4: np.array([[1.0] * 16, np.arange(16.0)])}
+    totals, tilings, finest = tile_cached(counts, TilingRule(ceiling=100.0, finest=4))
+    assert totals.tolist() == [40.0, 38.0] and tilings == ["1", "2+4:1"] and finest == [1, 4]
+    assert TilingRule(100.0, 4).grids == (1, 2, 4) and TilingRule(1.0, 1).grids == (1,)
+    assert TilingRule.from_bundle(TilingRule(123.5, 2).to_bundle()) == TilingRule(123.5, 2)
