@@ -16,6 +16,7 @@ from syrac.data import datasets
 from syrac.errors import DatasetError, MissingWeightsError
 from syrac.method.model import imagenet_weights
 from syrac.studies import peers
+from syrac.studies.ablation import IMAGENET_BACKBONE
 from syrac.synthetic.diffusion import resolve_model
 
 ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
@@ -46,11 +47,14 @@ def problems(params_path: str = "params.yaml") -> list[str]:
     except config.ConfigError as error:
         return error.problems
     found = dataset_problems(cfg)
+    needed = {IMAGENET_BACKBONE: "ablation"}  # Table 3 reads an ImageNet encoder in every run
     if cfg.model.pretrained == "imagenet":
+        needed[cfg.model.backbone] = "model.pretrained"
+    for backbone, key in needed.items():
         try:
-            imagenet_weights(cfg.model.backbone)
+            imagenet_weights(backbone)
         except MissingWeightsError as error:
-            found.append(f"model.pretrained: {error}")
+            found.append(f"{key}: {error}")
     found += peers.problems(cfg.peers.detectors)
     if cfg.generator.backend == "diffusers":
         try:

@@ -70,13 +70,17 @@ def test_the_untrained_strategy_is_named_after_its_initialisation_and_is_seeded(
         assert torch.equal(a, b)
 
 
-def test_table_3_reads_the_random_encoder_always_and_imagenet_when_syrac_starts_from_it():
-    assert list(untrained_models(_cfg())) == ["random_init_features"]
+def test_table_3_reads_the_random_encoder_and_an_imagenet_one_in_every_run():
+    stem = lite0.imagenet_lite0().state_dict()["_conv_stem.weight"]
     models = untrained_models(_cfg(model={"backbone": "efficientnet_lite0", "pretrained": "imagenet"}))
     assert list(models) == ["random_init_features", "imagenet_features"]
     random, imagenet = (models[name].state_dict()["encoder._conv_stem.weight"] for name in models)
-    assert torch.equal(imagenet, lite0.imagenet_lite0().state_dict()["_conv_stem.weight"])
-    assert not torch.allclose(random, imagenet)
+    assert torch.equal(imagenet, stem) and not torch.allclose(random, imagenet)
+    # SYRAC from random weights: the ImageNet row reads the ImageNet weights every install has
+    models = untrained_models(_cfg())
+    assert list(models) == ["random_init_features", "imagenet_features"]
+    assert torch.equal(models["imagenet_features"].state_dict()["encoder._conv_stem.weight"], stem)
+    assert not any(isinstance(m, lite0.EfficientNetLite0) for m in models["random_init_features"].modules())
 
 
 @pytest.mark.parametrize("key, value, message", [("intra_crops", 0, "in [1, 16]"), ("intra_crop_scale", 1.0, "in (0, 1)")])

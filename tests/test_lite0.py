@@ -84,3 +84,9 @@ def test_check_reports_uninstalled_weights_before_any_stage(tmp_path, monkeypatc
     found = check.problems(str(tmp_path / "params.yaml"))
     assert any(p.startswith("model.pretrained: ImageNet weights for efficientnet_lite0") and "not installed" in p
                for p in found), found
+
+
+def test_check_reports_uninstalled_weights_for_table_3_when_syrac_starts_from_random_weights(tmp_path, monkeypatch):
+    monkeypatch.setattr(lite0, "WEIGHTS_PACKAGE", "no_such_lite0_weights_package")
+    found = check.problems(str(REPO / "params.yaml"))  # the default: random initialisation
+    assert [p for p in found if "efficientnet_lite0" in p][0].startswith("ablation: ImageNet weights for efficientnet_lite0")

@@ -5,8 +5,9 @@ counting set and evaluated with the same KxK patch inference:
 
 - ``no_pretraining``: encoder and head trained end to end on the noisy counting set (MSE), then probed.
 - ``random_init_features``: the encoder with random weights, untrained.
-- ``imagenet_features``: the ImageNet-initialised encoder SYRAC starts from, untrained (with
-  ``model.pretrained: imagenet``): what ImageNet alone teaches about counts.
+- ``imagenet_features``: an ImageNet-initialised encoder, untrained: what ImageNet alone teaches about
+  counts. The one SYRAC starts from with ``model.pretrained: imagenet``, else EfficientNet-Lite0,
+  whose ImageNet weights a registry package installs (``syrac.method.lite0``).
 - ``intra_image_rank``: rank pre-training on nested crops of the same unlabelled sources (Liu et
   al. 2018): a crop holds no more people than the image it is cut from. No generator needed.
 - ``synthetic_rank``: SYRAC.
@@ -46,12 +47,16 @@ def initial_model(cfg: Config) -> RankCounter:
     return new_model(cfg.model).eval()
 
 
+IMAGENET_BACKBONE = "efficientnet_lite0"  # the ImageNet weights every install has
+
+
 def untrained_models(cfg: Config) -> dict[str, RankCounter]:
-    """Table 3's untrained encoders: random weights always, ImageNet's too when SYRAC starts from them."""
-    models = {"random_init_features": initial_model(replace(cfg, model=replace(cfg.model, pretrained="none")))}
-    if cfg.model.pretrained == "imagenet":
-        models["imagenet_features"] = initial_model(cfg)
-    return models
+    """Table 3's untrained encoders: random weights, and ImageNet's (SYRAC's own backbone when it
+    starts from ImageNet, else EfficientNet-Lite0), so the paper's ImageNet row is in every run."""
+    imagenet = cfg.model if cfg.model.pretrained == "imagenet" else replace(cfg.model, backbone=IMAGENET_BACKBONE,
+                                                                           pretrained="imagenet")
+    return {"random_init_features": initial_model(replace(cfg, model=replace(cfg.model, pretrained="none"))),
+            "imagenet_features": initial_model(replace(cfg, model=imagenet))}
 
 
 def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epochs: int,
