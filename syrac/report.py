@@ -192,12 +192,17 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
     """The headline at every seed (``python -m syrac.seeds``): mean and range, and the K each seed's rule picked."""
     runs = list(seeds[names[0]]["seeds"])
 
-    def spread(name: str, score: str, digits: int) -> str:
-        s = seeds[name]
+    def spread(s: dict, score: str, digits: int) -> str:
         return f"{s['mean'][score]:.{digits}f} ({s['min'][score]:.{digits}f} to {s['max'][score]:.{digits}f})"
 
-    rows = [[name, spread(name, "mae", 1), spread(name, "mse", 1), spread(name, "spearman", 3),
-             ", ".join(str(seeds[name]["seeds"][r]["patches"]) for r in runs)] for name in names if name in seeds]
+    def row(label: str, s: dict, grids: str) -> list[str]:
+        return [label, spread(s, "mae", 1), spread(s, "mse", 1), spread(s, "spearman", 3), grids]
+
+    rows = []
+    for name in (n for n in names if n in seeds):
+        rows.append(row(name, seeds[name], ", ".join(str(seeds[name]["seeds"][r]["patches"]) for r in runs)))
+        if "tiling" in seeds[name]:
+            rows.append(row(f"{name}, own tiling", seeds[name]["tiling"], "per image"))
     return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range):\n\n"
             + _table(["benchmark", "MAE", "MSE", "Spearman", "K per seed"], rows))
 

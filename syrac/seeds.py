@@ -39,6 +39,9 @@ def summarise(runs: dict[str, dict]) -> dict:
     benchmarks = {name: aggregate({seed: {**{s: run["eval"][name][s] for s in SCORES},
                                           "patches": run["eval"][name]["patches"]} for seed, run in runs.items()})
                   for name in first["eval"]}
+    for name, summary in benchmarks.items():  # each image on its own tiling, where the evaluation read it
+        if all("tiling" in run["eval"][name] for run in runs.values()):
+            summary["tiling"] = aggregate({seed: run["eval"][name]["tiling"] for seed, run in runs.items()})
     ablation = {row: {name: aggregate({seed: run["ablation"][row][name] for seed, run in runs.items()})
                       for name in first["ablation"][row]}
                 for row in first.get("ablation", {})}

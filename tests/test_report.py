@@ -68,6 +68,12 @@ def test_sparse_scenes_and_seeds_get_their_tables_when_measured(metrics):
     assert "| b | 3.2 (true 0.0, 40) | - |" in text
     assert "SYRAC at seeds 0, 1" in text
     assert "| b | 12.0 (10.0 to 14.0) | 21.0 (20.0 to 22.0) | 0.600 (0.500 to 0.700) | 1, 2 |" in text
+    assert "own tiling" not in text
+    seeds = json.loads((metrics / "seeds.json").read_text())
+    seeds["b"]["tiling"] = {"mean": {"mae": 11.0, "mse": 19.0, "spearman": 0.65}, "min": {"mae": 9.0, "mse": 18.0, "spearman": 0.6},
+                            "max": {"mae": 13.0, "mse": 20.0, "spearman": 0.7}}
+    (metrics / "seeds.json").write_text(json.dumps(seeds))
+    assert "| b, own tiling | 11.0 (9.0 to 13.0) | 19.0 (18.0 to 20.0) | 0.650 (0.600 to 0.700) | per image |" in report.tables(metrics)
 
 
 def test_peers_sit_beside_syrac_with_their_speed(metrics):

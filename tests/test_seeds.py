@@ -11,7 +11,8 @@ from syrac import seeds
 
 def fake_metrics(seed: int) -> dict:
     return {"eval": {"b": {"mae": 10.0 + seed, "mse": 20.0 + 2 * seed, "spearman": 0.5 + seed / 10, "patches": 1 + seed,
-                           "n_images": 5}},
+                           "n_images": 5, "tiling": {"mae": 9.0 + seed, "mse": 15.0, "spearman": 0.5,
+                                                     "finest_grid": {"1": 4 - seed, "2": 1 + seed}}}},
             "ablation": {"synthetic_rank": {"b": {"mae": 1.0 * seed, "mse": 3.0}}},
             "sparse_scenes": {"b": {"0": {"crops": 4, "mean_true": 0.0, "mean_count": 2.0 * seed, "mae": 2.0 * seed},
                                     "6-20": {"crops": 0, "mean_true": None, "mean_count": None, "mae": None}}}}
@@ -36,6 +37,8 @@ def test_every_seed_runs_the_params_seed_last_and_the_mean_is_written(params, mo
     assert result["b"]["mean"] == pytest.approx({"mae": 11.0, "mse": 22.0, "spearman": 0.6})
     assert result["b"]["min"]["mae"] == 10.0 and result["b"]["max"]["spearman"] == pytest.approx(0.7)
     assert result["ablation"]["synthetic_rank"]["b"]["mean"] == {"mae": 1.0, "mse": 3.0}
+    assert result["b"]["tiling"]["mean"] == pytest.approx({"mae": 10.0, "mse": 15.0, "spearman": 0.5})
+    assert result["b"]["tiling"]["seeds"]["2"]["finest_grid"] == {"1": 2, "2": 3}
     assert result["sparse_scenes"]["b"]["0"] == {"seeds": {"0": 0.0, "1": 2.0, "2": 4.0}, "mean": 2.0, "mean_true": 0.0}
     assert result["sparse_scenes"]["b"]["6-20"]["mean"] is None
 
