@@ -420,7 +420,7 @@ def main() -> None:
             "generation_cost": lambda: bench_generation_cost(images=20),
             "pretrain": lambda: bench_pretrain(steps=30 if GPU else 3, batch=8 if GPU else 4),
             "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
-            "tiling": lambda: bench_tiling(images=300),
+            "tiling": lambda: bench_tiling(images=100),
             "memory": lambda: bench_memory(per_count=20)}
     results = {"device": device, "torch": torch.__version__}
     for name in args.only:
