@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = {}
     for seed in order:
         print(f"seed {seed}: dvc exp run -S seed={seed}", file=sys.stderr)
+        start = time.perf_counter()
         runs[seed] = run_seed(seed, args.headline)
+        print(f"seed {seed}: {(time.perf_counter() - start) / 60:.1f} min", file=sys.stderr)
     storage.write_json(args.out, summarise({str(s): runs[s] for s in sorted(args.seeds)}))
     print(f"{args.out}: {len(args.seeds)} seeds")
     return 0
