@@ -71,7 +71,7 @@ def _quoted(row: dict, names: list[str]) -> list[str]:
     return [f"{c[i]:.1f}" if c else "-" for c in cells for i in (0, 1)]
 
 
-def _counting_table(metrics_dir: Path) -> str:
+def _counting_table(metrics_dir: Path, caption: str = "Counting") -> str:
     """Table 1: the counter beside the constants, the oracle and (for real benchmarks) the paper's figures."""
     evaluation = read_json(metrics_dir / "eval.json")
     ablation = read_json(metrics_dir / "ablation.json")
@@ -97,7 +97,7 @@ def _counting_table(metrics_dir: Path) -> str:
     if any(n in PAPER_NAMES for n in names):
         rows += [[f"quoted: {method}"] + _quoted(row, names) + dashes for method, row in PAPER_TABLE_1.items()]
     table = _table(["method"] + _mae_mse_header(names) + [f"{n} Spearman" for n in names], rows)
-    text = f"Counting, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{table}\n"
+    text = f"{caption}, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{table}\n"
     if len(tiled) == len(names):
         text += ("\nThe finest grid each image's own tiling reached: " + "; ".join(
             f"{n} " + ", ".join(f"{g}x{g} {count}" for g, count in tiled[n]["finest_grid"].items()) for n in names) + ".\n")
@@ -108,13 +108,22 @@ def _mae_mse_header(names: list[str]) -> list[str]:
     return [f"{n} {m}" for n in names for m in ("MAE", "MSE")]
 
 
+def _seed_spread(metrics_dir: Path, names: list[str]) -> str:
+    """The headline and Table 3 at every seed, where ``python -m syrac.seeds`` measured them."""
+    if not (metrics_dir / "seeds.json").is_file():
+        return ""
+    seeds = read_json(metrics_dir / "seeds.json")
+    text = f"{seeds_table(seeds, names)}\n"
+    if "ablation" in seeds:
+        text += f"\n{seeds_ablation_table(seeds, names)}\n"
+    return text
+
+
 def _read_outs(metrics_dir: Path, names: list[str]) -> str:
-    """The sparse-scene read-out and the seed spread, where they were measured."""
+    """The sparse-scene read-out and the peers' speed, where they were measured."""
     text = ""
     if (metrics_dir / "sparse_scenes.json").is_file():
         text += f"\n{sparse_scenes_table(read_json(metrics_dir / 'sparse_scenes.json'))}\n"
-    if (metrics_dir / "seeds.json").is_file():
-        text += f"\n{seeds_table(read_json(metrics_dir / 'seeds.json'), names)}\n"
     if (metrics_dir / "peers.json").is_file():
         peers = read_json(metrics_dir / "peers.json")
         speed = _table(["images per second"] + names, [[PEER_NAMES.get(p, "SYRAC (`syrac count`, envelope included)")]
@@ -125,8 +134,12 @@ def _read_outs(metrics_dir: Path, names: list[str]) -> str:
 
 
 def headline_tables(metrics_dir: Path) -> str:
-    """Table 1, the seed spread and the sparse scenes: the README's view of a profile's results."""
-    return _counting_table(metrics_dir) + _read_outs(metrics_dir, list(read_json(metrics_dir / "eval.json")))
+    """The seed spread first (a result is its mean over seeds), then one run's Table 1 and sparse scenes:
+    the README's view of a profile's results."""
+    names = list(read_json(metrics_dir / "eval.json"))
+    spread = _seed_spread(metrics_dir, names)
+    caption = "One seed (the committed run) in full" if spread else "Counting"
+    return spread + ("\n" if spread else "") + _counting_table(metrics_dir, caption) + _read_outs(metrics_dir, names)
 
 
 def tables(metrics_dir: Path) -> str:
@@ -164,7 +177,8 @@ def tables(metrics_dir: Path) -> str:
             f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
             f"Pre-training ablation, same probe and patches ({grids}) "
             f"(Table 3):\n\n{strategies}\n\n{notes}\n")
-    text += _read_outs(metrics_dir, names)
+    spread = _seed_spread(metrics_dir, names)
+    text += ("\n" if spread else "") + spread + _read_outs(metrics_dir, names)
     if (metrics_dir / "label_noise.json").is_file():
         study = read_json(metrics_dir / "label_noise.json")
         compared = ("synthetic_rank", "no_pretraining")
@@ -205,6 +219,16 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
             rows.append(row(f"{name}, own tiling", seeds[name]["tiling"], "per image"))
     return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range):\n\n"
             + _table(["benchmark", "MAE", "MSE", "Spearman", "K per seed"], rows))
+
+
+def seeds_ablation_table(seeds: dict, names: list[str]) -> str:
+    """Table 3 at every seed: each pre-training strategy's MAE, mean and range per benchmark."""
+    rows = [[STRATEGY_NAMES.get(strategy, strategy)]
+            + [f"{row[n]['mean']['mae']:.1f} ({row[n]['min']['mae']:.1f} to {row[n]['max']['mae']:.1f})" for n in names]
+            for strategy, row in seeds["ablation"].items()]
+    runs = ", ".join(seeds[names[0]]["seeds"])
+    return (f"Table 3 at seeds {runs}, same probe and patches per seed (MAE mean, in brackets the range):\n\n"
+            + _table(["pre-training"] + [f"{n} MAE" for n in names], rows))
 
 
 def _short(name: str) -> str:

@@ -76,6 +76,22 @@ def test_sparse_scenes_and_seeds_get_their_tables_when_measured(metrics):
     assert "| b, own tiling | 11.0 (9.0 to 13.0) | 19.0 (18.0 to 20.0) | 0.650 (0.600 to 0.700) | per image |" in report.tables(metrics)
 
 
+def test_seeds_give_table_3_its_spread_and_lead_the_headline(metrics):
+    spread = {"mean": {"mae": 60.0, "mse": 80.0}, "min": {"mae": 50.0, "mse": 70.0}, "max": {"mae": 75.0, "mse": 95.0}}
+    (metrics / "seeds.json").write_text(json.dumps({
+        "b": {"seeds": {"0": {"mae": 10.0, "mse": 20.0, "spearman": 0.7, "patches": 1},
+                        "1": {"mae": 14.0, "mse": 22.0, "spearman": 0.5, "patches": 2}},
+              "mean": {"mae": 12.0, "mse": 21.0, "spearman": 0.6}, "min": {"mae": 10.0, "mse": 20.0, "spearman": 0.5},
+              "max": {"mae": 14.0, "mse": 22.0, "spearman": 0.7}},
+        "ablation": {"no_pretraining": {"b": spread}}}))
+    assert "| no pre-training (trained end to end on the noisy counts) | 60.0 (50.0 to 75.0) |" in report.tables(metrics)
+    headline = report.headline_tables(metrics)
+    assert headline.index("SYRAC at seeds 0, 1") < headline.index("Table 3 at seeds 0, 1") < headline.index(
+        "One seed (the committed run) in full, in the shape of the paper's Table 1")
+    (metrics / "seeds.json").unlink()
+    assert report.headline_tables(metrics).startswith("Counting, in the shape of the paper's Table 1")
+
+
 def test_peers_sit_beside_syrac_with_their_speed(metrics):
     row = {"mae": 80.0, "mse": 90.0, "spearman": 0.25, "images_per_s": 3.5}
     (metrics / "peers.json").write_text(json.dumps({"b": {"hog": row, "syrac": {**row, "images_per_s": 12.0}}}))
