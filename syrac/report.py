@@ -202,15 +202,17 @@ def sparse_scenes_table(sparse: dict) -> str:
             + _table(["benchmark"] + [f"{g} heads" for g in groups], rows))
 
 
+def _spread(s: dict, score: str, digits: int = 1) -> str:
+    """One score over seeds as "mean (min to max)" (``syrac.seeds.aggregate``'s summary)."""
+    return f"{s['mean'][score]:.{digits}f} ({s['min'][score]:.{digits}f} to {s['max'][score]:.{digits}f})"
+
+
 def seeds_table(seeds: dict, names: list[str]) -> str:
     """The headline at every seed (``python -m syrac.seeds``): mean and range, and the K each seed's rule picked."""
     runs = list(seeds[names[0]]["seeds"])
 
-    def spread(s: dict, score: str, digits: int) -> str:
-        return f"{s['mean'][score]:.{digits}f} ({s['min'][score]:.{digits}f} to {s['max'][score]:.{digits}f})"
-
     def row(label: str, s: dict, grids: str) -> list[str]:
-        return [label, spread(s, "mae", 1), spread(s, "mse", 1), spread(s, "spearman", 3), grids]
+        return [label, _spread(s, "mae"), _spread(s, "mse"), _spread(s, "spearman", 3), grids]
 
     rows = []
     for name in (n for n in names if n in seeds):
@@ -223,8 +225,7 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
 
 def seeds_ablation_table(seeds: dict, names: list[str]) -> str:
     """Table 3 at every seed: each pre-training strategy's MAE, mean and range per benchmark."""
-    rows = [[STRATEGY_NAMES.get(strategy, strategy)]
-            + [f"{row[n]['mean']['mae']:.1f} ({row[n]['min']['mae']:.1f} to {row[n]['max']['mae']:.1f})" for n in names]
+    rows = [[STRATEGY_NAMES.get(strategy, strategy)] + [_spread(row[n], "mae") for n in names]
             for strategy, row in seeds["ablation"].items()]
     runs = ", ".join(seeds[names[0]]["seeds"])
     return (f"Table 3 at seeds {runs}, same probe and patches per seed (MAE mean, in brackets the range):\n\n"
