@@ -26,7 +26,7 @@ if __name__ == "__main__":
     test_paths = {name: paths for name, (_, paths) in manifests.items()}
 
     def fit(features, targets):
-        return fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed)[0]
+        return fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, cfg.probe.form)[0]
 
     def mae_mse(probe, patches, name):
         return {m: v for m, v in scores(probe.image_counts(patches), truth[name]).items() if m in ("mae", "mse")}

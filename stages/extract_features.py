@@ -1,15 +1,21 @@
-"""Stage: frozen-encoder features of the counting set and of every KxK patch of every benchmark image."""
+"""Stage: frozen-encoder features of the counting set; of every KxK patch of every benchmark image,
+on its test split and on the development part of its training split (the read-out levers are
+adopted on); and of the unlabelled photos (pretrain.unlabelled_photos, whole and 2x2), whose
+self-consistency a read-out may be fitted on."""
 
 
 import numpy as np
 
 from syrac import config, storage
-from syrac.data.benchmarks import read_manifest
+from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, MANIFEST, read_manifest
+from syrac.data.datasets import training_images
 from syrac.method.features import extract
+from syrac.method.probe import CONSISTENCY_GRIDS
 from syrac.method.model import compute_device, load_rank_model, to_device
 
 if __name__ == "__main__":
-    args = config.stage_paths("model_path", "counting_dir", "bench_root", "counting_out", "bench_out")
+    args = config.stage_paths("model_path", "counting_dir", "bench_root", "train_root", "counting_out", "bench_out",
+                              "development_out", "photos_out")
     cfg = config.load_for_stage()
     model, checkpoint = load_rank_model(args.model_path)
     model = to_device(model, compute_device())
@@ -17,7 +23,14 @@ if __name__ == "__main__":
     labels = storage.read_csv(args.counting_dir / "labels.csv")
     counting = extract(model, [args.counting_dir / r["image"] for r in labels], (1,), size, "counting set")
     storage.save_npz(args.counting_out, images=np.array([r["image"] for r in labels]), features=counting["k1"][:, 0])
+    photos = [path for p in cfg.pretrain.unlabelled_photos for path in training_images(p.format, p.root, p.split)]
+    storage.save_npz(args.photos_out, images=np.array([str(path) for path in photos]),
+                     **(extract(model, photos, CONSISTENCY_GRIDS, size, "unlabelled photos") if photos else
+                        {f"k{k}": np.zeros((0, k * k, model.feature_dim), np.float32) for k in CONSISTENCY_GRIDS}))
     for name in cfg.benchmarks:
-        names, paths = read_manifest(args.bench_root / name)
-        grids = extract(model, paths, cfg.evaluate.extracted, size, f"benchmark {name}")
-        storage.save_npz(args.bench_out / f"{name}.npz", images=np.array(names), **grids)
+        for split, image_dir, manifest, out_root in (("test", args.bench_root / name, MANIFEST, args.bench_out),
+                                                     ("development", args.train_root / name, DEVELOPMENT_MANIFEST,
+                                                      args.development_out)):
+            names, paths = read_manifest(image_dir, manifest)
+            grids = extract(model, paths, cfg.evaluate.extracted, size, f"benchmark {name} ({split})")
+            storage.save_npz(out_root / f"{name}.npz", images=np.array(names), **grids)

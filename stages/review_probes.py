@@ -1,23 +1,24 @@
-"""Stage (review questions 4 and 5): read-outs of SYRAC's frozen features, each fitted on the noisy
-counting set and counted with the same KxK patches: the ridge probe on the prompted counts and on
-those re-ordered by the rank head within each prompt, a classifier over the prompted counts, and
-the rank head itself calibrated by a scale and an offset. Scored on each benchmark's test split
-and, as a development read-out, on its labelled training split."""
+"""Stage (review questions 4 and 5, and the read-out levers): read-outs of SYRAC's frozen features,
+each fitted on the noisy counting set: the ridge probe and the authors' non-negative,
+intercept-free one, each on the prompted counts and on those re-ordered by the rank head within
+each prompt; a classifier over the prompted counts; the rank head calibrated by a scale and an
+offset; with unlabelled photos declared, each linear one also fitted so that a photo reads the sum of its
+2x2 cells (probe.consistency_weight, else 1). Each counts at the benchmark's K and on its own tiling (its own ceiling), on the test split
+and on the development part of the training split (the read-out levers are adopted on)."""
 
 
 import numpy as np
 import torch
 
 from syrac import config, storage
-from syrac.data.benchmarks import read_manifest
-from syrac.inference.evaluation import load_features, read_grids, scores, true_counts
-from syrac.method.features import extract
-from syrac.method.model import compute_device, load_rank_model, to_device
-from syrac.method.probe import fit_probe, rank_head_weights, refine_labels
+from syrac.inference.evaluation import load_features, read_grids, read_split, scores
+from syrac.inference.tiling import FINEST, TilingRule, ceiling_of
+from syrac.method.probe import PROBE_FITS, fit_probe, photo_consistency, rank_head_weights, refine_labels
 from syrac.studies import review
 
 if __name__ == "__main__":
-    args = config.stage_paths("counter_path", "counting_features", "labels_path", "counting_truth", "features_root", "truth_root", "train_root", "train_truth_root", "grids_path", "metrics_path")
+    args = config.stage_paths("counter_path", "counting_features", "photos_features", "labels_path", "counting_truth", "features_root",
+                              "development_root", "truth_root", "train_truth_root", "grids_path", "metrics_path")
     cfg = config.load_for_stage()
     p = cfg.probe
     names, cached = load_features(args.counting_features)
@@ -25,23 +26,22 @@ if __name__ == "__main__":
     features, prompted = cached["features"], np.array([prompted_of[n] for n in names])
     weight, bias = rank_head_weights(torch.load(args.counter_path, map_location="cpu", weights_only=True)["state_dict"])
     refined = refine_labels(prompted, features @ weight + bias, p.refined_label_cv)
-    readouts = {"prompted_labels": fit_probe(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0],
-                "refined_labels": fit_probe(features, refined, p.ridge_grid, p.folds, cfg.seed)[0],
-                "classification": review.fit_classifier(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0],
-                "rank_head": review.RankHeadProbe(weight, bias, features, prompted, p.ridge_grid, p.folds, cfg.seed)}
-    encoder = to_device(load_rank_model(args.counter_path)[0], compute_device())
-    grids, results = read_grids(args.grids_path), {"test": {}, "train_split": {}}
-    for name in cfg.benchmarks:
-        k = grids[name]
-        images, patches = load_features(args.features_root / f"{name}.npz")
-        true = true_counts(args.truth_root / name, images)
-        results["test"][name] = {r: scores(model.image_counts(patches[f"k{k}"]), true) for r, model in readouts.items()}
-        train_names, train_paths = read_manifest(args.train_root / name)
-        train_patches = extract(encoder, train_paths, (k,), cfg.model.input_size, f"{name} train")[f"k{k}"]
-        train_true = true_counts(args.train_truth_root / name, train_names)
-        results["train_split"][name] = {r: scores(model.image_counts(train_patches), train_true)
-                                        for r, model in readouts.items()}
-        print(name, {r: round(v["mae"], 1) for r, v in results["test"][name].items()})
+    # with unlabelled photos, each linear read-out also fitted so that a photo reads the sum of its 2x2 cells
+    photos = ({"": None, "_consistent": photo_consistency(args.photos_features, p.consistency_weight or 1.0)}
+              if cfg.pretrain.unlabelled_photos else {"": None})
+    readouts = {f"{form}_{labels}{tag}": fit_probe(features, targets, p.ridge_grid, p.folds, cfg.seed, form, rows)[0]
+                for form in PROBE_FITS for labels, targets in (("prompted", prompted), ("rank_refined", refined))
+                for tag, rows in photos.items()}
+    readouts["classification"] = review.fit_classifier(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0]
+    readouts["rank_head"] = review.RankHeadProbe(weight, bias, features, prompted, p.ridge_grid, p.folds, cfg.seed)
+    rules = {r: TilingRule(ceiling_of(model, features, prompted), FINEST) for r, model in readouts.items()}
+    grids, results = read_grids(args.grids_path), {"test": {}, "development": {}}
+    for split, root, truth in (("test", args.features_root, args.truth_root),
+                               ("development", args.development_root, args.train_truth_root)):
+        for name in cfg.benchmarks:
+            results[split][name] = {r: read_split(model, root / f"{name}.npz", truth / name, grids[name], rules[r])
+                                    .summary(rules[r].grids) for r, model in readouts.items()}
+            print(split, name, {r: (round(v["mae"], 1), round(v["tiling"]["mae"], 1)) for r, v in results[split][name].items()})
     truth_rows = storage.read_csv(args.counting_truth / "counting.csv")
     if all(r["true_count"] != "" for r in truth_rows):  # simulated counting set: how close each label set is to the truth
         true_of = {r["image"]: float(r["true_count"]) for r in truth_rows}

@@ -271,6 +271,7 @@ class Pretrain:
 
 
 PROBE_LABELS = ("prompted", "rank_refined")
+PROBE_FORMS = ("ridge", "nonnegative")
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,8 @@ class Probe:
     folds: int
     labels: str = "prompted"  # what the probe is fitted on: the prompted N, or those re-ordered by the rank head
     refined_label_cv: float = 0.4  # rank_refined: spread of the true count assumed around a prompted N
+    form: str = "ridge"  # ridge (a penalty chosen by cross-validation, free intercept) | nonnegative (the authors')
+    consistency_weight: float = 0.0  # > 0: also fitted so that each unlabelled photo reads the sum of its 2x2 cells
 
     def validate(self, key: str) -> None:
         _require(len(self.ridge_grid) >= 1 and all(0 <= alpha <= 1e6 for alpha in self.ridge_grid),
@@ -286,6 +289,8 @@ class Probe:
         _within(f"{key}.folds", self.folds, 2, 100)
         _require(self.labels in PROBE_LABELS, f"{key}.labels", self.labels, " or ".join(PROBE_LABELS))
         _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
+        _require(self.form in PROBE_FORMS, f"{key}.form", self.form, " or ".join(PROBE_FORMS))
+        _within(f"{key}.consistency_weight", self.consistency_weight, 0, 100)
 
 
 AUTO = "auto"  # evaluate.patches: K chosen by the label-free rule among evaluate.sweep
@@ -403,6 +408,8 @@ class Config:
         if self.model.backbone in ENCODER_STAGES:  # an unknown one is reported by Model.validate
             stages = ENCODER_STAGES[self.model.backbone]
             _within("pretrain.frozen_stages", self.pretrain.frozen_stages, 0, stages, f" ({self.model.backbone} has {stages})")
+        _require(self.probe.consistency_weight == 0 or bool(self.pretrain.unlabelled_photos), "probe.consistency_weight",
+                 self.probe.consistency_weight, "0 unless pretrain.unlabelled_photos are declared (the photos it reads)")
         strength = self.pairs.strength  # a strength out of (0, 1] is reported by Pairs.validate
         if self.generator.backend == "diffusers" and 0 < strength <= 1:
             _require(int(self.generator.steps * strength) >= 1, "generator.steps", self.generator.steps,

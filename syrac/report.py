@@ -116,6 +116,8 @@ def _seed_spread(metrics_dir: Path, names: list[str]) -> str:
     text = f"{seeds_table(seeds, names)}\n"
     if "ablation" in seeds:
         text += f"\n{seeds_ablation_table(seeds, names)}\n"
+    if "readouts" in seeds:
+        text += f"\n{seeds_readouts_table(seeds, [n for n in names if n in PAPER_NAMES] or names)}\n"
     return text
 
 
@@ -216,11 +218,44 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
 
     rows = []
     for name in (n for n in names if n in seeds):
-        rows.append(row(name, seeds[name], ", ".join(str(seeds[name]["seeds"][r]["patches"]) for r in runs)))
-        if "tiling" in seeds[name]:
-            rows.append(row(f"{name}, own tiling", seeds[name]["tiling"], "per image"))
-    return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range):\n\n"
+        for split, label in ((seeds[name], name), (seeds[name].get("development"), f"{name}, development part")):
+            if split:
+                rows.append(row(label, split, ", ".join(str(split["seeds"][r]["patches"]) for r in runs)))
+                if "tiling" in split:
+                    rows.append(row(f"{label}, own tiling", split["tiling"], "per image"))
+    return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range; the development "
+            "part is the held-out fifth of each training split, where settings are chosen):\n\n"
             + _table(["benchmark", "MAE", "MSE", "Spearman", "K per seed"], rows))
+
+
+READOUT_NAMES = {"ridge_prompted": "ridge probe on the prompted N (the paper's protocol)",
+                 "ridge_rank_refined": "ridge probe on rank-refined labels",
+                 "nonnegative_prompted": "non-negative probe without intercept (the authors' code)",
+                 "nonnegative_rank_refined": "non-negative probe without intercept, rank-refined labels",
+                 "classification": "classifier over the prompted N",
+                 "rank_head": "rank head, scale and offset fitted on the prompted N"}
+
+
+def readout_name(key: str) -> str:
+    """A read-out's label; ``_consistent``: also fitted on the photos' self-consistency."""
+    base = key.removesuffix("_consistent")
+    return READOUT_NAMES.get(base, base.replace("_", " ")) + (", + photo self-consistency" if base != key else "")
+
+
+def seeds_readouts_table(seeds: dict, names: list[str]) -> str:
+    """Every read-out of the same features at every seed (stage ``review_probes``): MAE mean and range
+    on the development part, where a read-out is chosen, and on the test split, read for the report."""
+    readouts = seeds["readouts"]
+    runs = ", ".join(seeds[names[0]]["seeds"])
+    columns = [(split, n, tiled) for n in names for split in ("development", "test") for tiled in (False, True)]
+    rows = [[readout_name(r)] + [_spread(readouts[split][n][r]["tiling"] if tiled else readouts[split][n][r], "mae")
+                                 for split, n, tiled in columns]
+            for r in readouts["development"][names[0]]]
+    header = [f"{_short(n)} {'dev' if split == 'development' else 'test'} {'own tiling' if tiled else 'K'}"
+              for split, n, tiled in columns]
+    return (f"Read-outs of the same frozen features at seeds {runs} (stage `review_probes`; MAE mean, in brackets the "
+            "range; *dev*: the development part of the training split, on which a read-out is adopted):\n\n"
+            + _table(["read-out"] + header, rows))
 
 
 def seeds_ablation_table(seeds: dict, names: list[str]) -> str:
@@ -285,13 +320,10 @@ def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/r
     frozen = _table(["network"] + [f"{h} {m}" for h in header for m in ("MAE", "MSE")],
                     [[STRATEGY_NAMES[s].strip("*")] + _mae_mse(ablation[s], names)
                      for s in ("no_pretraining", "synthetic_rank", "synthetic_rank_fine_tuned") if s in ablation])
-    readouts = {"prompted_labels": "ridge probe on the prompted N (the paper)", "refined_labels": "ridge probe on rank-refined labels",
-                "classification": "classifier over the prompted N",
-                "rank_head": "rank head, scale and offset fitted on the prompted N"}
     probe = _table(["read-out", "split"] + [f"{h} {m}" for h in header for m in ("MAE", "Spearman")],
-                   [[label, split.replace("_", " ")] + [f"{probes[split][n][r][m]:.{1 if m == 'mae' else 3}f}"
-                                                         for n in names for m in ("mae", "spearman")]
-                    for split in ("test", "train_split") for r, label in readouts.items()])
+                   [[readout_name(r), split] + [f"{probes[split][n][r][m]:.{1 if m == 'mae' else 3}f}"
+                                                for n in names for m in ("mae", "spearman")]
+                    for split in ("test", "development") for r in probes[split][names[0]]])
     labels = probes.get("counting_set_labels")
     label_line = ("Against the simulated counting set's true counts (a read-out the simulator allows): the prompted "
                   f"labels are off by MAE {labels['prompted']['mae']:.1f} (Spearman {labels['prompted']['spearman']:.3f}), "

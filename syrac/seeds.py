@@ -2,7 +2,7 @@
 
     python -m syrac.seeds                      # seeds 0 1 2 -> metrics/seeds.json
     python -m syrac.seeds --seeds 0 1 2 --out metrics/real/seeds.json
-    python -m syrac.seeds --headline           # the counter and its read-outs only, not Table 3's baselines
+    python -m syrac.seeds --headline           # the counter and the read-outs only, not Table 3's baselines
 
 One seed is one draw of the sources, the pairs, the initial weights and the batches: a result that
 holds at one seed of three is luck, so a lever is adopted only when its mean over seeds beats the
@@ -34,15 +34,19 @@ def aggregate(per_seed: dict[str, dict]) -> dict:
 
 
 def summarise(runs: dict[str, dict]) -> dict:
-    """Each seed's metrics (eval, ablation, sparse scenes as the stages wrote them) -> per benchmark and per
-    ablation row, every seed's scores and their mean and range."""
+    """Each seed's metrics (eval, ablation, review_probes, sparse scenes as the stages wrote them) -> per
+    benchmark (test and development part), per ablation row and per read-out, every seed's scores and
+    their mean and range."""
     first = next(iter(runs.values()))
-    benchmarks = {name: aggregate({seed: {**{s: run["eval"][name][s] for s in SCORES},
-                                          "patches": run["eval"][name]["patches"]} for seed, run in runs.items()})
-                  for name in first["eval"]}
-    for name, summary in benchmarks.items():  # each image on its own tiling, where the evaluation read it
-        if all("tiling" in run["eval"][name] for run in runs.values()):
-            summary["tiling"] = aggregate({seed: run["eval"][name]["tiling"] for seed, run in runs.items()})
+    benchmarks = {name: _split_spread({seed: run["eval"][name] for seed, run in runs.items()}) for name in first["eval"]}
+    for name, summary in benchmarks.items():  # the development part of the training split, where it was read
+        if all("development" in run["eval"][name] for run in runs.values()):
+            summary["development"] = _split_spread({seed: run["eval"][name]["development"] for seed, run in runs.items()})
+    readouts = {split: {name: {readout: _split_spread({seed: run["review_probes"][split][name][readout]
+                                                       for seed, run in runs.items()})
+                               for readout in first["review_probes"][split][name]}
+                        for name in first["review_probes"][split]}
+                for split in ("test", "development")} if "review_probes" in first else {}
     ablation = {row: {name: aggregate({seed: run["ablation"][row][name] for seed, run in runs.items()})
                       for name in first["ablation"][row]}
                 for row in first.get("ablation", {})}
@@ -51,21 +55,30 @@ def summarise(runs: dict[str, dict]) -> dict:
                              "mean_true": first["sparse_scenes"][name][group]["mean_true"]}
                       for group in first["sparse_scenes"][name]}
               for name in first["sparse_scenes"]}
-    return {**benchmarks, **({"ablation": ablation} if ablation else {}), "sparse_scenes": sparse}
+    return {**benchmarks, **({"ablation": ablation} if ablation else {}), **({"readouts": readouts} if readouts else {}),
+            "sparse_scenes": sparse}
+
+
+def _split_spread(per_seed: dict[str, dict]) -> dict:
+    """One split's scores at K (with K) and, where it was read, on the own tiling: every seed, mean and range."""
+    summary = aggregate({seed: {**{s: run[s] for s in SCORES}, "patches": run["patches"]} for seed, run in per_seed.items()})
+    if all("tiling" in run for run in per_seed.values()):  # each image on its own tiling
+        summary["tiling"] = aggregate({seed: run["tiling"] for seed, run in per_seed.items()})
+    return summary
 
 
 def _mean(values: list[float | None]) -> float | None:
     return None if any(v is None for v in values) else float(np.mean(values))
 
 
-HEADLINE_STAGES = ("evaluate", "sparse_scenes")
+HEADLINE_STAGES = ("evaluate", "review_probes", "sparse_scenes")  # the counter, the read-outs it is chosen among
 
 
 def run_seed(seed: int, headline: bool) -> dict:
     """The DAG at ``seed`` as a DVC experiment (up to ``HEADLINE_STAGES`` with ``headline``), then the
     metrics it wrote."""
     subprocess.run(["dvc", "exp", "run", "-S", f"seed={seed}", *(HEADLINE_STAGES if headline else ())], check=True)
-    names = ("eval", "sparse_scenes") if headline else ("eval", "ablation", "sparse_scenes")
+    names = ("eval", "review_probes", "sparse_scenes") + (() if headline else ("ablation",))
     return {name: storage.read_json(Path("metrics") / f"{name}.json") for name in names}
 
 

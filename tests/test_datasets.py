@@ -142,3 +142,24 @@ def test_a_huge_image_is_read_without_the_decompression_bomb_guard(tmp_path):
         warnings.simplefilter("error")  # not even a DecompressionBombWarning
         image = read_image(tmp_path / "huge.png")
     assert image.size == (16000, 12000) and image.mode == "RGB" and image.getpixel((8000, 6000)) == (90, 90, 90)
+
+
+def test_a_training_split_holds_out_one_image_in_five_for_development_and_records_it(tmp_path):
+    """Every 5th image of the sorted listing (from the first) is the development part: training
+    stages never see it, and build_benchmarks writes its manifest beside the training split's."""
+    from syrac.config import DatasetSplit
+    from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, import_benchmark, read_manifest
+    from syrac.data.datasets import development_part, image_paths, training_images
+
+    BUILDERS["shanghaitech"](tmp_path / "part_B", "train", list(range(1, 12)))
+    listing = image_paths("shanghaitech", tmp_path / "part_B", "train")  # IMG_1, IMG_10, IMG_11, IMG_2, ...
+    held = [p.name for p in development_part(listing)]
+    assert held == ["IMG_1.jpg", "IMG_4.jpg", "IMG_9.jpg"]
+    training = [p.name for p in training_images("shanghaitech", tmp_path / "part_B", "train")]
+    assert len(training) == 8 and not set(held) & set(training)
+    BUILDERS["shanghaitech"](tmp_path / "part_B", "test", [1, 2])  # a test split has no development part
+    assert training_images("shanghaitech", tmp_path / "part_B", "test") == image_paths("shanghaitech", tmp_path / "part_B", "test")
+    bench = DatasetSplit("shanghaitech", str(tmp_path / "part_B"), "test")
+    import_benchmark(bench, "b", tmp_path / "images", tmp_path / "truth", "fail", "train")
+    assert read_manifest(tmp_path / "images", DEVELOPMENT_MANIFEST)[0] == held
+    assert len(read_manifest(tmp_path / "images")[0]) == 11  # the whole split stays the oracle's

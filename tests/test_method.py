@@ -92,6 +92,44 @@ def test_ridge_without_a_penalty_on_fewer_images_than_features_fits_them_exactly
     assert np.all(np.isfinite(probe.weight)) and np.allclose(x @ probe.weight + probe.bias, y, atol=1e-3)
 
 
+def test_the_nonnegative_probe_has_no_intercept_and_no_negative_weight():
+    """The authors' read-out: an all-zero feature vector (nobody seen) reads 0, and a feature that
+    anti-correlates with the count gets weight 0, not a negative one."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, (200, 3))
+    y = 4 * x[:, 0] + 2 * x[:, 1] - 1 * x[:, 2] + rng.normal(0, 0.01, 200)
+    probe, report = fit_probe(x, y, [0.1, 1.0], folds=4, seed=0, form="nonnegative")
+    assert probe.bias == 0.0 and (probe.weight >= 0).all() and probe.weight[2] == 0.0
+    assert probe.patch_counts(np.zeros(3)) == 0.0
+    assert report["form"] == "nonnegative" and list(report["cv_rmse_by_alpha"]) == ["0.0"]  # no penalty to choose
+    ridge, _ = fit_probe(x, y, [0.0], folds=4, seed=0)
+    assert ridge.weight[2] < -0.9  # the ridge probe follows the sign
+
+
+@pytest.mark.parametrize("form", ["ridge", "nonnegative"])
+def test_photo_consistency_makes_a_photo_read_the_sum_of_its_cells(form):
+    """Counting-set features whose intercept-like feature 0 is ambiguous: the photos, whose whole image
+    shows it once and whose four cells show it once each, tell the fit that it counts nobody."""
+    from syrac.method.probe import Consistency
+
+    rng = np.random.default_rng(3)
+    people = rng.uniform(0, 50, 120)
+    x = np.column_stack([np.ones(120), people + rng.normal(0, 5, 120), rng.uniform(0, 1, 120)])
+    y = people + 20  # noisy labels that overcount every image by 20
+    cell_people = rng.uniform(0, 20, (40, 4))
+    cells = np.stack([np.ones((40, 4)), cell_people, rng.uniform(0, 1, (40, 4))], axis=-1)
+    whole = np.stack([np.ones(40), cell_people.sum(1), rng.uniform(0, 1, 40)], axis=-1)[:, None]
+    consistency = Consistency.of(whole, cells, weight=1.0)
+    plain, _ = fit_probe(x, y, [0.0], folds=4, seed=0, form=form)
+    fitted, _ = fit_probe(x, y, [0.0], folds=4, seed=0, form=form, consistency=consistency)
+
+    def gap(probe):  # how far a photo's reading is from its cells' sum
+        return np.abs(whole[:, 0] @ probe.weight + probe.bias - (cells @ probe.weight + probe.bias).sum(1)).mean()
+
+    assert gap(fitted) < 0.25 * gap(plain) and gap(plain) > 30
+    assert consistency.differences.shape == (40, 3) and consistency.cells == 4
+
+
 def _params():
     with open("params.yaml") as handle:
         return yaml.safe_load(handle)

@@ -40,8 +40,9 @@ def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
     assert 0 <= pretrain["holdout_ranking_accuracy"] <= 1
     assert 0 <= pretrain["self_supervised"]["rotation_accuracy"] <= 1  # the tiny DAG runs both levers
     assert 0 <= pretrain["holdout_ranking_accuracy_after_adapt_bn"] <= 1
-    # 15% of 10 sources -> 2 held out, each with 2 edits; 4 unlabelled photos add 2 crop pairs each to training
-    assert pretrain["holdout_pairs"] == 4 and pretrain["train_pairs"] == 16 + 4 * 2
+    # 15% of 10 sources -> 2 held out, each with 2 edits; 4 unlabelled photos less their development part
+    # (1 in 5, the first) add 2 crop pairs each to training
+    assert pretrain["holdout_pairs"] == 4 and pretrain["train_pairs"] == 16 + 3 * 2
     assert (tiny_repo / "plots/pretrain/plots/metrics/holdout_ranking_accuracy.tsv").read_text().count("\n") == 3
 
 
@@ -154,10 +155,15 @@ def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
         for pair in worst[bench]:  # misordered: more people, lower proxy count
             assert pair["more_count"] > pair["fewer_count"] and pair["more_proxy"] < pair["fewer_proxy"]
         assert (tiny_repo / f"plots/review_ranking/worst_pairs_{bench}.png").stat().st_size > 2000
-        for split in ("test", "train_split"):  # the training split: a development read-out
-            assert set(probes[split][bench]) == {"prompted_labels", "refined_labels", "classification", "rank_head"}
-        # the counter's own probe (prompted labels by default) is the evaluation's
-        assert probes["test"][bench]["prompted_labels"] == {m: evaluated[bench][m] for m in ("mae", "mse", "spearman")}
+        for split in ("test", "development"):  # the development part of the training split: where levers are chosen
+            # the tiny profile declares unlabelled photos: each linear read-out also with their self-consistency
+            assert set(probes[split][bench]) == {f"{form}_{labels}{tag}" for form in ("ridge", "nonnegative")
+                                                 for labels in ("prompted", "rank_refined")
+                                                 for tag in ("", "_consistent")} | {"classification", "rank_head"}
+        # the counter's own probe (ridge, prompted labels by default) is the evaluation's, on both splits and tilings
+        for split, evaluation in (("test", evaluated[bench]), ("development", evaluated[bench]["development"])):
+            own = probes[split][bench]["ridge_prompted"]
+            assert own == {key: evaluation[key] for key in own}
     removal = ranking["no_removal_edits"]["sim_sparse"]["scene_removal"]
     assert 0 < removal["removed_share"] < 1
     assert set(ranking["held_out_pairs"]) == {"source_vs_own_edit", "source_vs_source", "edit_vs_edit"}

@@ -72,8 +72,30 @@ def test_sparse_scenes_and_seeds_get_their_tables_when_measured(metrics):
     seeds = json.loads((metrics / "seeds.json").read_text())
     seeds["b"]["tiling"] = {"mean": {"mae": 11.0, "mse": 19.0, "spearman": 0.65}, "min": {"mae": 9.0, "mse": 18.0, "spearman": 0.6},
                             "max": {"mae": 13.0, "mse": 20.0, "spearman": 0.7}}
+    seeds["b"]["development"] = {**{k: seeds["b"][k] for k in ("seeds", "min", "max")},
+                                 "mean": {"mae": 30.0, "mse": 40.0, "spearman": 0.5}}
     (metrics / "seeds.json").write_text(json.dumps(seeds))
-    assert "| b, own tiling | 11.0 (9.0 to 13.0) | 19.0 (18.0 to 20.0) | 0.650 (0.600 to 0.700) | per image |" in report.tables(metrics)
+    text = report.tables(metrics)
+    assert "| b, own tiling | 11.0 (9.0 to 13.0) | 19.0 (18.0 to 20.0) | 0.650 (0.600 to 0.700) | per image |" in text
+    assert "| b, development part | 30.0 (10.0 to 14.0) | 40.0 (20.0 to 22.0) | 0.500 (0.500 to 0.700) | 1, 2 |" in text
+
+
+def test_seeds_compare_every_read_out_on_the_development_part_and_the_test_split(metrics):
+    def spread(mae):
+        summary = {stat: {"mae": mae + shift, "mse": 1.0, "spearman": 0.5} for stat, shift in
+                   (("mean", 0.0), ("min", -1.0), ("max", 2.0))}
+        return {**summary, "tiling": {**summary, "mean": {"mae": mae / 2, "mse": 1.0, "spearman": 0.5}}}
+
+    seeds = {"b": {"seeds": {"0": {"patches": 1}}, **spread(12.0)},
+             "readouts": {split: {"b": {"ridge_prompted": spread(10.0 + offset),
+                                        "nonnegative_rank_refined_consistent": spread(20.0 + offset)}}
+                          for split, offset in (("development", 100.0), ("test", 0.0))}}
+    (metrics / "seeds.json").write_text(json.dumps(seeds))
+    text = report.headline_tables(metrics)
+    assert "| read-out | b dev K | b dev own tiling | b test K | b test own tiling |" in text
+    assert ("| ridge probe on the prompted N (the paper's protocol) | 110.0 (109.0 to 112.0) | 55.0 (109.0 to 112.0) "
+            "| 10.0 (9.0 to 12.0) | 5.0 (9.0 to 12.0) |") in text
+    assert "| non-negative probe without intercept, rank-refined labels, + photo self-consistency | 120.0" in text
 
 
 def test_seeds_give_table_3_its_spread_and_lead_the_headline(metrics):
@@ -188,9 +210,10 @@ def test_the_review_block_carries_each_answer(tmp_path):
         "review_worst_pairs.json": {"shanghaitech_b": [{"more": "IMG_1.jpg", "more_count": 300, "more_proxy": 1.5,
                                                         "fewer": "IMG_2.jpg", "fewer_count": 20, "fewer_proxy": 2.5}]},
         "review_probes.json": {split: {"shanghaitech_b": {r: {"mae": 40.0 + i + 10 * j, "mse": 50.0, "spearman": 0.7}
-                                                          for i, r in enumerate(("prompted_labels", "refined_labels",
+                                                          for i, r in enumerate(("ridge_prompted", "ridge_rank_refined",
+                                                                                 "nonnegative_prompted_consistent",
                                                                                  "classification", "rank_head"))}}
-                               for j, split in enumerate(("test", "train_split"))},
+                               for j, split in enumerate(("test", "development"))},
         "ablation.json": {"synthetic_rank": {"shanghaitech_b": {"mae": 40.0, "mse": 50.0}},
                           "synthetic_rank_fine_tuned": {"shanghaitech_b": {"mae": 33.3, "mse": 44.4}}},
     }
@@ -210,7 +233,9 @@ def test_the_review_block_carries_each_answer(tmp_path):
     assert "each source above its own edit 0.990 (8 pairs)" in text
     assert "| SYRAC fine-tuned whole on the noisy counts | 33.3 | 44.4 |" in text
     assert "| ridge probe on rank-refined labels | test | 41.0 | 0.700 |" in text
-    assert "| ridge probe on rank-refined labels | train split | 51.0 | 0.700 |" in text
+    assert "| ridge probe on rank-refined labels | development | 51.0 | 0.700 |" in text
+    assert ("| non-negative probe without intercept (the authors' code), + photo self-consistency | test | 42.0 |"
+            in text)
     assert "| removal edit (ranking pair) | 12.3 ms | 95 s (22 UNet steps of 4.0 s) |" in text
     assert "| counting image | 4.5 ms | 260 s (50 UNet steps of 5.0 s) |" in text
 

@@ -9,11 +9,18 @@ from repo import REPO
 from syrac import seeds
 
 
+def split_metrics(seed: int, offset: float = 0.0) -> dict:
+    return {"mae": 10.0 + seed + offset, "mse": 20.0 + 2 * seed, "spearman": 0.5 + seed / 10, "patches": 1 + seed,
+            "n_images": 5, "tiling": {"mae": 9.0 + seed + offset, "mse": 15.0, "spearman": 0.5,
+                                      "finest_grid": {"1": 4 - seed, "2": 1 + seed}}}
+
+
 def fake_metrics(seed: int) -> dict:
-    return {"eval": {"b": {"mae": 10.0 + seed, "mse": 20.0 + 2 * seed, "spearman": 0.5 + seed / 10, "patches": 1 + seed,
-                           "n_images": 5, "tiling": {"mae": 9.0 + seed, "mse": 15.0, "spearman": 0.5,
-                                                     "finest_grid": {"1": 4 - seed, "2": 1 + seed}}}},
+    return {"eval": {"b": {**split_metrics(seed), "development": split_metrics(seed, 100.0)}},
             "ablation": {"synthetic_rank": {"b": {"mae": 1.0 * seed, "mse": 3.0}}},
+            "review_probes": {split: {"b": {"ridge_prompted": split_metrics(seed, offset),
+                                            "nonnegative_prompted": split_metrics(seed, offset + 1)}}
+                              for split, offset in (("test", 0.0), ("development", 100.0))},
             "sparse_scenes": {"b": {"0": {"crops": 4, "mean_true": 0.0, "mean_count": 2.0 * seed, "mae": 2.0 * seed},
                                     "6-20": {"crops": 0, "mean_true": None, "mean_count": None, "mae": None}}}}
 
@@ -41,6 +48,11 @@ def test_every_seed_runs_the_params_seed_last_and_the_mean_is_written(params, mo
     assert result["b"]["tiling"]["seeds"]["2"]["finest_grid"] == {"1": 2, "2": 3}
     assert result["sparse_scenes"]["b"]["0"] == {"seeds": {"0": 0.0, "1": 2.0, "2": 4.0}, "mean": 2.0, "mean_true": 0.0}
     assert result["sparse_scenes"]["b"]["6-20"]["mean"] is None
+    # the development part of the training split, and every read-out on both splits, as the test split
+    assert result["b"]["development"]["mean"]["mae"] == 111.0 and result["b"]["development"]["tiling"]["min"]["mae"] == 109.0
+    readouts = result["readouts"]
+    assert readouts["development"]["b"]["nonnegative_prompted"]["tiling"]["mean"]["mae"] == 111.0
+    assert readouts["test"]["b"]["ridge_prompted"]["max"]["mae"] == 12.0
 
 
 def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
@@ -48,9 +60,9 @@ def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
     monkeypatch.setattr(seeds.subprocess, "run", lambda command, check: calls.append(command))
     monkeypatch.setattr(seeds.storage, "read_json", lambda path: fake_metrics(0)[path.stem])
     seeds.main(["--seeds", "1", "--headline"])
-    assert calls == [["dvc", "exp", "run", "-S", "seed=1", "evaluate", "sparse_scenes"]]
+    assert calls == [["dvc", "exp", "run", "-S", "seed=1", "evaluate", "review_probes", "sparse_scenes"]]
     result = json.loads((params.parent / "metrics/seeds.json").read_text())
-    assert "ablation" not in result and list(result) == ["b", "sparse_scenes"]
+    assert "ablation" not in result and list(result) == ["b", "readouts", "sparse_scenes"]
 
 
 def test_a_seed_outside_the_list_is_run_last_to_restore_the_workspace(params, monkeypatch):

@@ -24,6 +24,7 @@ from syrac.synthetic import sim
 from syrac.synthetic.sim import BENCHMARKS
 
 MANIFEST = "images.csv"
+DEVELOPMENT_MANIFEST = "development.csv"  # beside a training split's manifest: its development part
 
 
 def _md5(path: Path) -> str:
@@ -31,13 +32,23 @@ def _md5(path: Path) -> str:
         return hashlib.file_digest(handle, "md5").hexdigest()
 
 
-def _write_manifest(image_dir: Path, images: list[Path]) -> None:
-    storage.write_csv(image_dir / MANIFEST, ["image", "path", "md5"], [[p.name, str(p), _md5(p)] for p in images])
+def _write_manifest(image_dir: Path, images: list[Path], manifest: str = MANIFEST) -> None:
+    storage.write_csv(image_dir / manifest, ["image", "path", "md5"], [[p.name, str(p), _md5(p)] for p in images])
 
 
-def read_manifest(image_dir: Path) -> tuple[list[str], list[Path]]:
-    """Image names and the paths to open them by, in evaluation order."""
-    rows = storage.read_csv(image_dir / MANIFEST)
+def _write_manifests(image_dir: Path, images: list[Path], split: str, listing: list[Path]) -> None:
+    """The split's manifest and, for a training split, its development part's (from the whole
+    ``listing``, as training stages hold it out: ``datasets.development_part``)."""
+    _write_manifest(image_dir, images)
+    if split == "train":
+        held = set(datasets.development_part(listing))
+        _write_manifest(image_dir, [image for image in images if image in held], DEVELOPMENT_MANIFEST)
+
+
+def read_manifest(image_dir: Path, manifest: str = MANIFEST) -> tuple[list[str], list[Path]]:
+    """Image names and the paths to open them by, in evaluation order (``DEVELOPMENT_MANIFEST``: a
+    training split's development part)."""
+    rows = storage.read_csv(image_dir / manifest)
     return [r["image"] for r in rows], [Path(r["path"]) for r in rows]
 
 
@@ -74,7 +85,7 @@ def render_benchmark(cfg: Config, name: str, image_dir: Path, truth_dir: Path, s
     key, n = (name, bench.n_images) if split == "test" else (f"{name}/{split}", bench.train_images)
     jobs = [(cfg, key, bench, i, image_dir, truth_dir) for i in range(n)]
     images, counts = zip(*parallel_map(_render_image, jobs, f"benchmark {name} ({split})"))
-    _write_manifest(image_dir, list(images))
+    _write_manifests(image_dir, list(images), split, list(images))
     return _count_stats(list(counts))
 
 
@@ -89,5 +100,5 @@ def import_benchmark(bench: DatasetSplit, name: str, image_dir: Path, truth_dir:
         raise BadImagesError(f"{name}: none of the {len(points)} images in {bench.root} could be read")
     for image in images:
         storage.write_json(truth_dir / f"{image.stem}.json", {"points": points[image].round(2).tolist()})
-    _write_manifest(image_dir, images)
+    _write_manifests(image_dir, images, split, list(points))
     return _count_stats([len(points[image]) for image in images], skipped)

@@ -5,8 +5,10 @@ the number of its points. Folders are checked as a whole before any work starts,
 problem is reported (missing folder, no images, an image without annotation or the reverse, an
 annotation with the wrong keys), each naming the file and what was expected.
 
-Ranking sources use :func:`image_paths`, which never opens an annotation: the ranking stages
-cannot read ground truth even when it sits beside the images.
+Ranking sources use :func:`training_images`, which never opens an annotation: the ranking stages
+cannot read ground truth even when it sits beside the images. A training split's development part
+(:func:`development_part`) is held out of them: its labels are the development read-out every
+lever is adopted on, so no choice reads a test label.
 """
 
 from __future__ import annotations
@@ -73,6 +75,24 @@ def image_paths(fmt: str, root: str | Path, split: str) -> list[Path]:
     if not images:
         raise DatasetError([f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) found"])
     return images
+
+
+DEVELOPMENT_EVERY = 5  # one training image in 5 is in the development part
+
+
+def development_part(images: list[Path]) -> list[Path]:
+    """The development part of a training split: every 5th image of its sorted listing, from the
+    first. No training stage sees these images; their labels are the read-out on which levers and
+    settings are chosen, so no choice reads a test label."""
+    return sorted(images)[::DEVELOPMENT_EVERY]
+
+
+def training_images(fmt: str, root: str | Path, split: str) -> list[Path]:
+    """The images a training stage may read from a split: all of it, less the development part of a
+    train split; no annotation is opened."""
+    images = image_paths(fmt, root, split)
+    held = set(development_part(images)) if split == "train" else set()
+    return [image for image in images if image not in held]
 
 
 def _pair_problems(fmt: str, root: Path, split: str) -> tuple[list[tuple[Path, Path]], list[str]]:

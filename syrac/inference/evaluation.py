@@ -6,6 +6,7 @@ is the *root* of the mean squared error, so it is computed as such here and name
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -82,12 +83,32 @@ def evaluate_benchmark(probe: LinearProbe, features_path: Path, truth_dir: Path,
     return images, true_counts(truth_dir, images), predictions
 
 
-def tiled_benchmark(probe: LinearProbe, features_path: Path, rule: TilingRule) -> tuple[np.ndarray, list[str], list[int]]:
-    """Each image's count on its own tiling (``syrac.inference.tiling``) from the cached grid features:
-    counts, tilings and the finest grid each image read."""
-    features = load_features(features_path)[1]
-    missing = [k for k in rule.grids if f"k{k}" not in features]
+@dataclass(frozen=True)
+class SplitReading:
+    """One counter's reading of one split of a benchmark: each image at the benchmark's K and on its own tiling."""
+
+    images: list[str]
+    true: np.ndarray
+    k: int
+    at_k: np.ndarray
+    tiled: np.ndarray
+    tilings: list[str]
+    finest: list[int]
+
+    def summary(self, grids: tuple[int, ...]) -> dict:
+        """MAE, MSE and Spearman at K and on the own tiling (with how many images read each finest grid)."""
+        return {**scores(self.at_k, self.true), "n_images": len(self.images), "patches": self.k,
+                "tiling": {**scores(self.tiled, self.true), "finest_grid": {str(g): self.finest.count(g) for g in grids}}}
+
+
+def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int, rule: TilingRule) -> SplitReading:
+    """Count every image of a split from its cached grid features, at K and on its own tiling
+    (``syrac.inference.tiling``), beside its true count."""
+    images, features = load_features(features_path)
+    missing = [g for g in (k, *rule.grids) if f"k{g}" not in features]
     if missing:
-        raise ValueError(f"{features_path}: no features of the {', '.join(f'{k}x{k}' for k in missing)} grid cached; the "
-                         f"counter's tiling reads grids {', '.join(map(str, rule.grids))}: put them in evaluate.sweep")
-    return tile_cached({k: probe.patch_counts(features[f"k{k}"]) for k in rule.grids}, rule)
+        raise ValueError(f"{features_path}: no features of the {', '.join(f'{g}x{g}' for g in missing)} grid cached; K is "
+                         f"{k} and the counter's tiling reads grids {', '.join(map(str, rule.grids))}: put them in evaluate.sweep")
+    tiled, tilings, finest = tile_cached({g: probe.patch_counts(features[f"k{g}"]) for g in rule.grids}, rule)
+    return SplitReading(images, true_counts(truth_dir, images), k, probe.image_counts(features[f"k{k}"]), tiled, tilings,
+                        finest)

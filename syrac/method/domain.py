@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from syrac.method.model import RankCounter, normalise
+from syrac.method.model import RankCounter, normalise, shuffled_batches
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees
 
@@ -47,10 +47,10 @@ def rotation_pretext(model: RankCounter, images: torch.Tensor, epochs: int, batc
     model.train()
     history = []
     for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(images), generator=generator)
         losses, correct = [], 0
-        for start in tqdm(range(0, len(images), batch_size), desc=f"rotation pretext {epoch}/{epochs}", unit="batch"):
-            crops = _square_crops(images[order[start:start + batch_size]], generator)
+        for batch in tqdm(shuffled_batches(len(images), batch_size, generator), desc=f"rotation pretext {epoch}/{epochs}",
+                          unit="batch"):
+            crops = _square_crops(images[batch], generator)
             turns = torch.randint(0, ROTATIONS, (len(crops),), generator=generator)
             rotated = torch.stack([torch.rot90(crop, int(turn), dims=(1, 2)) for crop, turn in zip(crops, turns)])
             with model.autocast():

@@ -176,6 +176,15 @@ def to_device(model: RankCounter, device: torch.device) -> RankCounter:
     return model.to(device, memory_format=layout)
 
 
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Indices 0..n-1 in a random order, in batches of ``batch_size`` for one training epoch; a last
+    batch of one joins the batch before it, since batch norm cannot train on a single image."""
+    batches = list(torch.randperm(n, generator=generator).split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
 def normalise(images: torch.Tensor) -> torch.Tensor:
     """uint8 or [0, 1] float NCHW -> ImageNet-normalised float."""
     if images.dtype == torch.uint8:

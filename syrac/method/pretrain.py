@@ -22,11 +22,12 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.config import Config
-from syrac.data.datasets import image_paths
+from syrac.data.datasets import training_images
 from syrac.method.domain import adapt_batch_norm, rotation_pretext
 from syrac.method.envelope import Envelope, fit_envelope
 from syrac.method.features import encode, load_resized, resize
-from syrac.method.model import RankCounter, compute_device, new_model, normalise, save_torch, to_batch, to_device
+from syrac.method.model import (RankCounter, compute_device, new_model, normalise, save_torch, shuffled_batches, to_batch,
+                                 to_device)
 from syrac.storage import read_image
 
 
@@ -85,7 +86,7 @@ def photo_pairs(cfg: Config) -> PairSet | None:
     """Nested-crop pairs of ``pretrain.unlabelled_photos`` (their images only: annotations beside
     them are never opened), or None when none are declared."""
     p = cfg.pretrain
-    paths = [path for photos in p.unlabelled_photos for path in image_paths(photos.format, photos.root, photos.split)]
+    paths = [path for photos in p.unlabelled_photos for path in training_images(photos.format, photos.root, photos.split)]
     return nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed) if paths else None
 
 
@@ -183,10 +184,8 @@ def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> t
     augmented there, so the data pipeline is a gather and a copy."""
     model.train()
     device = next(model.parameters()).device
-    order = torch.randperm(len(train), generator=generator)
     losses, correct = [], 0
-    for start in tqdm(range(0, len(train), p.batch_size), desc=desc, unit="batch"):
-        batch = order[start:start + p.batch_size]
+    for batch in tqdm(shuffled_batches(len(train), p.batch_size, generator), desc=desc, unit="batch"):
         both = torch.cat([train.source[batch], train.edit[batch]])
         images = train.images[both].to(device, non_blocking=True)
         scores = proxy_counts(model, augment(images, p.brightness, p.flip, generator), device)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from syrac.config import Config
 from syrac.inference.evaluation import load_features
 from syrac.method.features import extract
-from syrac.method.model import RankCounter, compute_device, new_model, to_device
+from syrac.method.model import RankCounter, compute_device, new_model, shuffled_batches, to_device
 from syrac.method.pretrain import augment, proxy_counts, seed_everything
 
 
@@ -81,10 +81,8 @@ def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epo
     history, what = [], "end to end" if start is None else "fine-tune"
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(len(y), generator=generator)
         losses = []
-        for first in tqdm(range(0, len(y), p.batch_size), desc=f"{what} {epoch}/{epochs}", unit="batch"):
-            batch = order[first:first + p.batch_size]
+        for batch in tqdm(shuffled_batches(len(y), p.batch_size, generator), desc=f"{what} {epoch}/{epochs}", unit="batch"):
             batch_images = images[batch].to(device, non_blocking=True)
             loss = F.mse_loss(proxy_counts(model, augment(batch_images, p.brightness, p.flip, generator), device),
                               y[batch.to(device)])

@@ -239,7 +239,7 @@ def source_tasks(cfg: Config, policy: str) -> tuple[list[Task], int]:
                 for i in range(cfg.sources.n_images)], 0
 
     s = cfg.sources
-    paths, skipped = readable_images(datasets.image_paths(s.format, s.root, s.split), policy, "checking sources")
+    paths, skipped = readable_images(datasets.training_images(s.format, s.root, s.split), policy, "checking sources")
     return [Task(f"sources/src_{i:05d}.jpg", (i,), image_seed(cfg.seed, SOURCES, i), "", str(path))
             for i, path in enumerate(paths)], skipped
 
