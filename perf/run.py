@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the random-weight SD pipeline builder
 
 import random_pipeline  # noqa: E402
+
 from syrac.method.features import image_patches  # noqa: E402
 from syrac.method.model import RankCounter, build_encoder, compute_device, normalise, to_batch, to_device  # noqa: E402
 from syrac.method.pretrain import augment, rank_loss  # noqa: E402

@@ -3,9 +3,8 @@ given a rank model as a fourth argument, that network fine-tuned whole the same 
 (stage fine_tune: the review's "frozen or fine-tuned?")."""
 
 
-import numpy as np
-
 from syrac import config, storage
+from syrac.data.counting import LABELS, read_labels
 from syrac.method.features import load_resized
 from syrac.method.model import load_rank_model, save_rank_model
 from syrac.studies.ablation import train_end_to_end
@@ -13,9 +12,8 @@ from syrac.studies.ablation import train_end_to_end
 if __name__ == "__main__":
     args = config.stage_paths("counting_dir", "model_path", "metrics_path", optional=("start_path",))
     cfg = config.load_for_stage()
-    labels = storage.read_csv(args.counting_dir / "labels.csv")
-    images = load_resized([args.counting_dir / r["image"] for r in labels], cfg.model.input_size, "decode counting set")
-    targets = np.array([float(r["prompted_count"]) for r in labels])
+    names, targets = read_labels(args.counting_dir / LABELS)
+    images = load_resized([args.counting_dir / name for name in names], cfg.model.input_size, "decode counting set")
     start = load_rank_model(args.start_path)[0] if args.start_path else None
     model, summary = train_end_to_end(cfg, images, targets, cfg.ablation.end_to_end_epochs, start)
     save_rank_model(args.model_path, model, cfg.model.backbone, cfg.model.input_size, {})

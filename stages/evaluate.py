@@ -6,6 +6,7 @@ the development part of the training split (the read-out levers are adopted on).
 import numpy as np
 
 from syrac import config, storage
+from syrac.data.counting import read_labels
 from syrac.inference.evaluation import read_grids, read_split, scores, true_counts
 from syrac.inference.tiling import TilingRule
 from syrac.method.model import load_probe
@@ -18,7 +19,7 @@ if __name__ == "__main__":
     rule = TilingRule.from_counter(args.counter_path)
     # Reference points, one constant answer for every image: the mean of the noisy training labels
     # (label-free), and the mean true count of the benchmark's training split (it needs labels).
-    label_mean = float(np.mean([float(r["prompted_count"]) for r in storage.read_csv(args.labels_path)]))
+    label_mean = float(read_labels(args.labels_path)[1].mean())
     results = {}
     for name in cfg.benchmarks:
         test = read_split(probe, args.features_root / f"{name}.npz", args.truth_root / name, grids[name], rule)

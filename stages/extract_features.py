@@ -8,10 +8,11 @@ import numpy as np
 
 from syrac import config, storage
 from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, MANIFEST, read_manifest
+from syrac.data.counting import LABELS, read_labels
 from syrac.data.datasets import training_images
 from syrac.method.features import extract
-from syrac.method.probe import CONSISTENCY_GRIDS
 from syrac.method.model import compute_device, load_rank_model, to_device
+from syrac.method.probe import CONSISTENCY_GRIDS
 
 if __name__ == "__main__":
     args = config.stage_paths("model_path", "counting_dir", "bench_root", "train_root", "counting_out", "bench_out",
@@ -20,9 +21,9 @@ if __name__ == "__main__":
     model, checkpoint = load_rank_model(args.model_path)
     model = to_device(model, compute_device())
     size = tuple(checkpoint["input_size"])
-    labels = storage.read_csv(args.counting_dir / "labels.csv")
-    counting = extract(model, [args.counting_dir / r["image"] for r in labels], (1,), size, "counting set")
-    storage.save_npz(args.counting_out, images=np.array([r["image"] for r in labels]), features=counting["k1"][:, 0])
+    names, _ = read_labels(args.counting_dir / LABELS)
+    counting = extract(model, [args.counting_dir / name for name in names], (1,), size, "counting set")
+    storage.save_npz(args.counting_out, images=np.array(names), features=counting["k1"][:, 0])
     photos = [path for p in cfg.pretrain.unlabelled_photos for path in training_images(p.format, p.root, p.split)]
     storage.save_npz(args.photos_out, images=np.array([str(path) for path in photos]),
                      **(extract(model, photos, CONSISTENCY_GRIDS, size, "unlabelled photos") if photos else

@@ -8,11 +8,12 @@ and on the development part of the training split (the read-out levers are adopt
 
 
 import numpy as np
-import torch
 
 from syrac import config, storage
+from syrac.data.counting import prompted_for
 from syrac.inference.evaluation import load_features, read_grids, read_split, scores
-from syrac.inference.tiling import FINEST, TilingRule, ceiling_of
+from syrac.inference.tiling import TilingRule, ceiling_of
+from syrac.method.model import read_model_file
 from syrac.method.probe import PROBE_FITS, fit_probe, photo_consistency, rank_head_weights, refine_labels
 from syrac.studies import review
 
@@ -22,9 +23,8 @@ if __name__ == "__main__":
     cfg = config.load_for_stage()
     p = cfg.probe
     names, cached = load_features(args.counting_features)
-    prompted_of = {r["image"]: float(r["prompted_count"]) for r in storage.read_csv(args.labels_path)}
-    features, prompted = cached["features"], np.array([prompted_of[n] for n in names])
-    weight, bias = rank_head_weights(torch.load(args.counter_path, map_location="cpu", weights_only=True)["state_dict"])
+    features, prompted = cached["features"], prompted_for(args.labels_path, names)
+    weight, bias = rank_head_weights(read_model_file(args.counter_path)["state_dict"])
     refined = refine_labels(prompted, features @ weight + bias, p.refined_label_cv)
     # with unlabelled photos, each linear read-out also fitted so that a photo reads the sum of its 2x2 cells
     photos = ({"": None, "_consistent": photo_consistency(args.photos_features, p.consistency_weight or 1.0)}
@@ -34,7 +34,7 @@ if __name__ == "__main__":
                 for tag, rows in photos.items()}
     readouts["classification"] = review.fit_classifier(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0]
     readouts["rank_head"] = review.RankHeadProbe(weight, bias, features, prompted, p.ridge_grid, p.folds, cfg.seed)
-    rules = {r: TilingRule(ceiling_of(model, features, prompted), FINEST) for r, model in readouts.items()}
+    rules = {r: TilingRule(ceiling_of(model, features, prompted), cfg.tiling.finest) for r, model in readouts.items()}
     grids, results = read_grids(args.grids_path), {"test": {}, "development": {}}
     for split, root, truth in (("test", args.features_root, args.truth_root),
                                ("development", args.development_root, args.train_truth_root)):

@@ -1,8 +1,8 @@
 """The `syrac` console command.
 
-    syrac count IMAGE_OR_FOLDER... [--model models/syrac.pt] [--patches auto|K] [--out DIR] [--format text|csv|json]
+    syrac count IMAGE_OR_FOLDER... [--model models/syrac.pt] [--patches tiling|K] [--out DIR] [--format text|csv|json]
 
-``--patches auto`` (the default) counts each image on its own tiling, split where the counter reads
+``--patches tiling`` (the default) counts each image on its own tiling, split where the counter reads
 more people than the counting set taught it (``syrac.inference.tiling``, with the rule the counter
 file stores); ``--patches K`` counts a fixed KxK grid.
 
@@ -38,12 +38,16 @@ def _expand(inputs: list[Path]) -> list[Path]:
     return paths
 
 
+TILING = "tiling"
+
+
 def _patches(value: str) -> int | None:
-    """``auto`` -> None (the per-image tiling), else a grid K >= 1."""
-    if value == "auto":
+    """``tiling`` -> None (each image's own tiling), else a grid K >= 1. (``auto`` in params is another
+    thing: ``evaluate.patches``' per-benchmark K rule.)"""
+    if value == TILING:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"auto or a grid K >= 1, got {value!r}")
+        raise argparse.ArgumentTypeError(f"{TILING} or a grid K >= 1, got {value!r}")
     return int(value)
 
 
@@ -98,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                    description=f"Images: {', '.join(IMAGE_SUFFIXES)}; folders are not searched recursively.")
     counting.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_FOLDER")
     counting.add_argument("--model", type=Path, default=Path("models/syrac.pt"), help="counter file (default: %(default)s)")
-    counting.add_argument("--patches", type=_patches, default=None, metavar="auto|K",
-                          help="auto (default): each image's own tiling, by the rule the counter file stores; "
+    counting.add_argument("--patches", type=_patches, default=None, metavar="tiling|K",
+                          help="tiling (default): each image's own tiling, by the rule the counter file stores; "
                                "K: count a KxK grid and sum")
     counting.add_argument("--out", type=Path, help="write each image with its grid and per-patch counts here")
     counting.add_argument("--format", choices=("text", "csv", "json"), default="text")

@@ -355,6 +355,17 @@ class Review:
         _within(f"{key}.worst_pairs", self.worst_pairs, 1, 1000)
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """Each image on its own tiling (syrac/inference/tiling.py): a region read above the counter's
+    ceiling is split into its 2x2 cells, down to the ``finest`` grid."""
+
+    finest: int = 2  # a power of 2; 4 (2x2 cells split again) lost on both training splits: docs/tiling.md
+
+    def validate(self, key: str) -> None:
+        _require(self.finest in (1, 2, 4, 8, 16), f"{key}.finest", self.finest, "1, 2, 4, 8 or 16 (a quadtree's grids)")
+
+
 PEER_DETECTORS = ("hog", "ssd_mobilenet_v2")  # syrac/studies/peers.py
 
 
@@ -389,6 +400,7 @@ class Config:
     umap: Umap = field(default_factory=lambda: Umap(15, 0.1))
     review: Review = field(default_factory=Review)
     peers: Peers = field(default_factory=Peers)
+    tiling: Tiling = field(default_factory=Tiling)
     data: Data = field(default_factory=Data)
 
     def validate(self, key: str = "") -> None:
@@ -410,6 +422,11 @@ class Config:
             _within("pretrain.frozen_stages", self.pretrain.frozen_stages, 0, stages, f" ({self.model.backbone} has {stages})")
         _require(self.probe.consistency_weight == 0 or bool(self.pretrain.unlabelled_photos), "probe.consistency_weight",
                  self.probe.consistency_weight, "0 unless pretrain.unlabelled_photos are declared (the photos it reads)")
+        if self.tiling.finest in (1, 2, 4, 8, 16):  # another value is reported by Tiling.validate
+            grids = [2**level for level in range(self.tiling.finest.bit_length())]
+            _require(set(grids) <= set(self.evaluate.sweep), "tiling.finest", self.tiling.finest,
+                     f"a finest grid whose tiling reads only grids in evaluate.sweep {list(self.evaluate.sweep)} "
+                     f"(it reads {grids}; their features are the ones extracted)")
         strength = self.pairs.strength  # a strength out of (0, 1] is reported by Pairs.validate
         if self.generator.backend == "diffusers" and 0 < strength <= 1:
             _require(int(self.generator.steps * strength) >= 1, "generator.steps", self.generator.steps,

@@ -33,6 +33,7 @@ STRATEGY_NAMES = {
     "intra_image_rank": "intra-image ranking (Liu et al. 2018)",
     "synthetic_rank": "**synthetic ranking (SYRAC)**",
     "synthetic_rank_fine_tuned": "SYRAC fine-tuned whole on the noisy counts",
+    "syrac_counter": "SYRAC's counter, its own probe (params `probe`)",
     "oracle": "oracle: probe on benchmark labels (uses labels)",
 }
 

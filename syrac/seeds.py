@@ -13,6 +13,8 @@ show``); the seed in params.yaml runs last, so the workspace ends as it began.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import subprocess
 import sys
 import time
@@ -67,6 +69,20 @@ def _split_spread(per_seed: dict[str, dict]) -> dict:
     return summary
 
 
+def machine() -> dict:
+    """What trained the seeds: weights, and so every metric, are byte for byte the same only on the
+    same CPU type, core count and PyTorch build (bf16 kernels differ between CPU families)."""
+    import torch
+
+    from syrac.method.model import compute_device, native_bf16
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
+    device = compute_device()
+    return {"cpu": cpu, "cores": os.cpu_count(), "device": str(device), "torch": torch.__version__,
+            "native_bf16": native_bf16(device)}
+
+
 def _mean(values: list[float | None]) -> float | None:
     return None if any(v is None for v in values) else float(np.mean(values))
 
@@ -103,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         runs[seed] = run_seed(seed, args.headline)
         print(f"seed {seed}: {(time.perf_counter() - start) / 60:.1f} min", file=sys.stderr)
-    storage.write_json(args.out, summarise({str(s): runs[s] for s in sorted(args.seeds)}))
+    storage.write_json(args.out, {**summarise({str(s): runs[s] for s in sorted(args.seeds)}), "machine": machine()})
     print(f"{args.out}: {len(args.seeds)} seeds")
     return 0
 

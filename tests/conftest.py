@@ -4,7 +4,6 @@ fresh git + DVC copy of the repo. Tests that run DVC pipelines are marked ``e2e`
 runs the others (`pytest -m "not e2e"`)."""
 
 import pytest
-
 from layouts import BUILDERS
 from repo import dvc, make_repo
 

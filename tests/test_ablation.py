@@ -10,8 +10,8 @@ from PIL import Image
 
 from syrac import config
 from syrac.method import lite0
-from syrac.studies.ablation import init_strategy, initial_model, train_end_to_end, untrained_models
 from syrac.method.pretrain import nested_crop_pairs, pretrain
+from syrac.studies.ablation import init_strategy, initial_model, train_end_to_end, untrained_models
 
 
 def _cfg(**sections):
@@ -106,6 +106,7 @@ def test_unlabelled_photos_join_the_training_pairs_only_and_no_annotation_is_rea
     """Nested crops of real photos train the rank network beside the synthetic pairs, while model
     selection stays on held-out synthetic pairs; the photos' annotations are never opened."""
     from layouts import BUILDERS
+
     from syrac.method.pretrain import photo_pairs
 
     BUILDERS["shanghaitech"](tmp_path / "part_B", "train", [3, 5, 7])

@@ -157,8 +157,8 @@ def test_a_counter_file_without_a_tiling_rule_counts_a_fixed_grid_and_says_what_
     assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(model_files / "untiled.pt"), "--patches", "2"]) == 0
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
-def test_count_refuses_a_grid_that_is_neither_auto_nor_a_positive_k(tmp_path, capsys, model_files, value):
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "auto"])
+def test_count_refuses_a_grid_that_is_neither_tiling_nor_a_positive_k(tmp_path, capsys, model_files, value):
     with pytest.raises(SystemExit) as stop:
         cli.main(["count", str(tmp_path), "--model", str(model_files / "counter.pt"), "--patches", value])
-    assert stop.value.code == 2 and "auto or a grid K >= 1" in capsys.readouterr().err
+    assert stop.value.code == 2 and "tiling or a grid K >= 1" in capsys.readouterr().err

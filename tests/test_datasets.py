@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import scipy.io
+from layouts import BUILDERS, SIZE, write_image
 from PIL import Image
 
-from layouts import BUILDERS, SIZE, write_image
 from syrac import check
 from syrac.data import datasets
 from syrac.errors import BadImagesError, DatasetError

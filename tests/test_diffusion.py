@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_diffusion
 import torch
 import yaml
-from PIL import Image
-
-import tiny_diffusion
 from layouts import BUILDERS
+from PIL import Image
 from repo import dvc, env, interrupt_stage, make_repo, run
+
 from syrac import config, storage
 from syrac.synthetic import generate
 from syrac.synthetic.diffusion import DiffusionGenerator

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from test_ablation import _cfg, _noise_images
 
 from syrac import config
-from syrac.synthetic import generate, sim
 from syrac.method.domain import adapt_batch_norm, rotation_pretext
 from syrac.method.model import new_model, normalise, to_batch
 from syrac.method.pretrain import nested_crop_pairs, pretrain
-from test_ablation import _cfg, _noise_images
+from syrac.synthetic import generate, sim
 
 
 def _fp32_model():

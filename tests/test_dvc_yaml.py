@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from repo import REPO
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]

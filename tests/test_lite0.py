@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from repo import REPO, merge
 from skimage import data
 from torch.nn import functional as F
 
@@ -13,7 +14,6 @@ from syrac import check
 from syrac.errors import MissingWeightsError
 from syrac.method import lite0
 from syrac.method.model import build_encoder, normalise
-from repo import REPO, merge
 
 # ImageNet-1k classes: 281-285 domestic cats, 967 espresso / 968 cup, 657 missile / 744 projectile
 PHOTOS = {"chelsea": {281, 282, 283, 284, 285}, "coffee": {967, 968}, "rocket": {657, 744}}

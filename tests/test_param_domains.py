@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from repo import REPO, dvc, param_slot
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import yaml
+from repo import REPO, merge
 from skimage import data
 
-from repo import REPO, merge
 from syrac import check, config
 from syrac.errors import MissingWeightsError
 from syrac.studies import peers

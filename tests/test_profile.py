@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import yaml
-
 from repo import REPO, dvc, make_repo, run
+
 from syrac import check, config, profile
 
 

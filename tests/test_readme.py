@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from layouts import BUILDERS
 from repo import REPO, make_repo, merge, param_slot
+
 from syrac import config
 
 ACTIVATE = "source .venv/bin/activate"

@@ -169,14 +169,13 @@ def test_the_label_noise_study_collects_every_finished_experiment(tmp_path):
 
 
 def test_residuals_follow_the_rendered_scenes_and_refuse_other_parameters(tmp_path):
-    from scipy.stats import spearmanr
-
     import yaml
     from repo import REPO, merge
+    from scipy.stats import spearmanr
 
     from syrac import config, storage
-    from syrac.studies import residuals
     from syrac.data.benchmarks import benchmark_scene, render_benchmark
+    from syrac.studies import residuals
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     cfg = config.from_dict(merge(params, {"benchmarks": {"sim_sparse": {"n_images": 8}}}))

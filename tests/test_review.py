@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_ablation import _cfg
 
-from syrac.studies import review
-from syrac.synthetic import sim
-from syrac.studies.ablation import train_end_to_end
 from syrac.config import ConfigError
 from syrac.method.probe import probe_targets, refine_labels
-from test_ablation import _cfg
+from syrac.studies import review
+from syrac.studies.ablation import train_end_to_end
+from syrac.synthetic import sim
 
 
 def test_pair_accuracy_is_binned_by_the_count_ratio_of_each_pair():

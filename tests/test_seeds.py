@@ -4,8 +4,8 @@ import json
 
 import pytest
 import yaml
-
 from repo import REPO
+
 from syrac import seeds
 
 
@@ -48,6 +48,7 @@ def test_every_seed_runs_the_params_seed_last_and_the_mean_is_written(params, mo
     assert result["b"]["tiling"]["seeds"]["2"]["finest_grid"] == {"1": 2, "2": 3}
     assert result["sparse_scenes"]["b"]["0"] == {"seeds": {"0": 0.0, "1": 2.0, "2": 4.0}, "mean": 2.0, "mean_true": 0.0}
     assert result["sparse_scenes"]["b"]["6-20"]["mean"] is None
+    assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]  # results are per CPU type: it is named
     # the development part of the training split, and every read-out on both splits, as the test split
     assert result["b"]["development"]["mean"]["mae"] == 111.0 and result["b"]["development"]["tiling"]["min"]["mae"] == 109.0
     readouts = result["readouts"]
@@ -62,7 +63,7 @@ def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
     seeds.main(["--seeds", "1", "--headline"])
     assert calls == [["dvc", "exp", "run", "-S", "seed=1", "evaluate", "review_probes", "sparse_scenes"]]
     result = json.loads((params.parent / "metrics/seeds.json").read_text())
-    assert "ablation" not in result and list(result) == ["b", "readouts", "sparse_scenes"]
+    assert "ablation" not in result and list(result) == ["b", "readouts", "sparse_scenes", "machine"]
 
 
 def test_a_seed_outside_the_list_is_run_last_to_restore_the_workspace(params, monkeypatch):

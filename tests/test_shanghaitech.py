@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import TINY
 from repo import REPO, dvc, make_repo
+
 from syrac import config, profile
 from syrac.data import datasets
 from syrac.storage import readable_images

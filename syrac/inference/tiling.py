@@ -4,7 +4,7 @@ people in it than it was ever taught to see in one frame.
 The counting set's densest prompt is the most the probe learned to count in one input frame, so
 its median reading of those images (the *ceiling*, stored in the counter file by the probe stage)
 marks where a reading turns into extrapolation: a region counted above it is split into its 2x2
-children and each child read alone, down to the finest grid (``FINEST``, stored in the counter
+children and each child read alone, down to the finest grid (params ``tiling.finest``, stored in the counter
 file with the ceiling). A region counted at or below the ceiling is read whole, so sparse
 photos keep their people at the scale the counting set shows them, not enlarged by a fine grid.
 Nothing here reads a label: the rule sees the counter's own readings and the two stored numbers.
@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from syrac.method.features import patch_boxes
+from syrac.method.model import read_model_file
 from syrac.method.probe import LinearProbe
-
-FINEST = 2  # splitting 2x2 cells again into the 4x4 grid lost on both training splits: docs/tiling.md
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class TilingRule:
     @classmethod
     def from_counter(cls, path: Path) -> TilingRule:
         """The rule a counter file (``models/syrac.pt``) stores, without building its network."""
-        return cls.from_bundle(torch.load(path, map_location="cpu", weights_only=True)["tiling"])
+        return cls.from_bundle(read_model_file(path)["tiling"])
 
     @property
     def grids(self) -> tuple[int, ...]:

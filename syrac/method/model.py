@@ -260,4 +260,4 @@ def probe_from_bundle(bundle: dict) -> LinearProbe:
 
 def load_probe(path: str | Path) -> LinearProbe:
     """The linear probe stored in a counter file, without building the network."""
-    return probe_from_bundle(torch.load(path, map_location="cpu", weights_only=True))
+    return probe_from_bundle(read_model_file(path))

@@ -26,8 +26,16 @@ from syrac.data.datasets import training_images
 from syrac.method.domain import adapt_batch_norm, rotation_pretext
 from syrac.method.envelope import Envelope, fit_envelope
 from syrac.method.features import encode, load_resized, resize
-from syrac.method.model import (RankCounter, compute_device, new_model, normalise, save_torch, shuffled_batches, to_batch,
-                                 to_device)
+from syrac.method.model import (
+    RankCounter,
+    compute_device,
+    new_model,
+    normalise,
+    save_torch,
+    shuffled_batches,
+    to_batch,
+    to_device,
+)
 from syrac.storage import read_image
 
 

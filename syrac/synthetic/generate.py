@@ -32,6 +32,7 @@ from tqdm import tqdm
 from syrac import config, storage
 from syrac.config import Config, SimSources
 from syrac.data import datasets
+from syrac.data.counting import LABEL_COLUMNS, LABELS
 from syrac.errors import stop_on_input_errors
 from syrac.storage import parallel_map, readable_images
 from syrac.synthetic import sim
@@ -287,7 +288,7 @@ def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: 
     if not state.is_main_process:
         return {}
     rows = [[t.output, t.ids[0], read_truth(work_dir, t.output)] for t in tasks]
-    storage.write_csv(work_dir / "labels.csv", ["image", "prompted_count"], [r[:2] for r in rows])
+    storage.write_csv(work_dir / LABELS, LABEL_COLUMNS, [r[:2] for r in rows])
     _manifest(cfg, work_dir, tasks, g.counting_negative_prompt)
     finish(work_dir, out_dir)
     storage.write_csv(truth_dir / "counting.csv", ["image", "prompted_count", "true_count"], rows)
