@@ -1,5 +1,5 @@
 """Stage (ablation): "no pre-training", the network trained end to end on the noisy counting set;
-given a rank model as a fourth argument, that network fine-tuned whole the same way instead
+given a rank model (--start-path), that network fine-tuned whole the same way instead
 (stage fine_tune: the review's "frozen or fine-tuned?")."""
 
 

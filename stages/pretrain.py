@@ -6,7 +6,7 @@ trained on, which `syrac count` holds each image against."""
 from dvclive import Live
 
 from syrac import config, storage
-from syrac.method.model import save_rank_model
+from syrac.method.model import machine, save_rank_model
 from syrac.method.pretrain import load_pairs, photo_pairs, pretrain, training_envelope
 
 if __name__ == "__main__":
@@ -24,5 +24,5 @@ if __name__ == "__main__":
     envelope = training_envelope(model, pairs, photos, cfg.seed)
     save_rank_model(args.model_path, model, cfg.model.backbone, cfg.model.input_size,
                     {"best_epoch": summary["best_epoch"], "envelope": envelope.to_bundle()})
-    storage.write_json(args.metrics_path, {**summary, "envelope": envelope.summary()})
+    storage.write_json(args.metrics_path, {**summary, "envelope": envelope.summary(), "machine": machine()})
     print(f"best held-out ranking accuracy {summary['holdout_ranking_accuracy']:.3f} at epoch {summary['best_epoch']}")

@@ -129,7 +129,7 @@ def _read_outs(metrics_dir: Path, names: list[str]) -> str:
         text += f"\n{sparse_scenes_table(read_json(metrics_dir / 'sparse_scenes.json'))}\n"
     if (metrics_dir / "peers.json").is_file():
         peers = read_json(metrics_dir / "peers.json")
-        speed = _table(["images per second"] + names, [[PEER_NAMES.get(p, "SYRAC (`syrac count`, envelope included)")]
+        speed = _table(["images per second"] + names, [[PEER_NAMES.get(p, "SYRAC at the benchmark's K (`syrac count --patches K`, envelope included)")]
                                                        + [f"{peers[n][p]['images_per_s']:.1f}" for n in names]
                                                        for p in peers[names[0]]])
         text += f"\nSpeed on the same images, decoding included (stage `peers`, 2 CPU cores):\n\n{speed}\n"

@@ -13,8 +13,6 @@ show``); the seed in params.yaml runs last, so the workspace ends as it began.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from syrac import config, storage
+from syrac.method.model import machine
 
 SCORES = ("mae", "mse", "spearman")
 
@@ -67,20 +66,6 @@ def _split_spread(per_seed: dict[str, dict]) -> dict:
     if all("tiling" in run for run in per_seed.values()):  # each image on its own tiling
         summary["tiling"] = aggregate({seed: run["tiling"] for seed, run in per_seed.items()})
     return summary
-
-
-def machine() -> dict:
-    """What trained the seeds: weights, and so every metric, are byte for byte the same only on the
-    same CPU type, core count and PyTorch build (bf16 kernels differ between CPU families)."""
-    import torch
-
-    from syrac.method.model import compute_device, native_bf16
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
-    device = compute_device()
-    return {"cpu": cpu, "cores": os.cpu_count(), "device": str(device), "torch": torch.__version__,
-            "native_bf16": native_bf16(device)}
 
 
 def _mean(values: list[float | None]) -> float | None:

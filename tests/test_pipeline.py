@@ -37,6 +37,7 @@ def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
         assert all(t in ("1", "2") for t in tilings) and tiling["finest_grid"]["1"] == tilings.count("1")
     pretrain = metrics["pretrain"]
     assert pretrain["epochs_run"] == 2 and pretrain["best_epoch"] in (1, 2)
+    assert pretrain["machine"]["cores"] >= 1 and pretrain["machine"]["cpu"]  # results repeat per CPU type: it is named
     assert 0 <= pretrain["holdout_ranking_accuracy"] <= 1
     assert 0 <= pretrain["self_supervised"]["rotation_accuracy"] <= 1  # the tiny DAG runs both levers
     assert 0 <= pretrain["holdout_ranking_accuracy_after_adapt_bn"] <= 1

@@ -120,7 +120,7 @@ def test_peers_sit_beside_syrac_with_their_speed(metrics):
     text = report.tables(metrics)
     assert "| peer: HOG people detector (OpenCV; trained on pedestrians) | 80.0 | 90.0 | 0.250 |" in text
     assert text.index("| SYRAC (b 2x2") < text.index("| peer: HOG") < text.index("| always the mean noisy")
-    assert "| SYRAC (`syrac count`, envelope included) | 12.0 |" in text and "| HOG people detector" in text
+    assert "| SYRAC at the benchmark's K (`syrac count --patches K`, envelope included) | 12.0 |" in text and "| HOG people detector" in text
 
 
 def test_the_per_image_tiling_gets_its_row_and_how_often_each_grid_was_reached(metrics):

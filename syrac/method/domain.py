@@ -1,7 +1,6 @@
 """Label-free ways to fit the encoder to unlabelled crowd images around rank pre-training.
 
-Issue 17's levers 2 and 3, each behind a parameter of ``pretrain`` (README, "Results on real
-photographs", has their figures):
+Two levers, each behind a parameter of ``pretrain`` (docs/real-photographs.md has their figures):
 
 * ``self_supervised_epochs``: a stand-in for ImageNet initialisation that needs no download and no
   label. Before rank pre-training, the encoder learns to tell which of four right-angle rotations

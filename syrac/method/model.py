@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,19 @@ def native_bf16(device: torch.device) -> bool:
         return True
     avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private, hence the guard
     return device.type == "cpu" and avx512_bf16 is not None and avx512_bf16()
+
+
+def machine() -> dict:
+    """What a run trained on, recorded beside its metrics: weights, and so every metric, repeat byte
+    for byte only on the same CPU type, core count and PyTorch build (bf16 kernels differ between
+    CPU families)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else [])
+             if line.startswith("model name")]
+    device = compute_device()
+    return {"cpu": names[0] if names else platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "torch": torch.__version__,
+            "native_bf16": native_bf16(device)}
 
 
 def to_device(model: RankCounter, device: torch.device) -> RankCounter:

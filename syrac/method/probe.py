@@ -6,7 +6,7 @@ noisy labels themselves (no benchmark label is ever looked at). ``probe.form: no
 authors' released read-out instead: non-negative weights and no intercept, so a patch with no
 people in it reads what its features say, not a constant once per tile. The labels are the prompted counts,
 or (``probe.labels: rank_refined``) the same re-ordered within each prompt by the rank head, a
-reviewer's suggestion (README, "Questions from the paper's review").
+reviewer's suggestion (docs/review.md).
 """
 
 from __future__ import annotations

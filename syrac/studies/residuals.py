@@ -5,7 +5,8 @@
 For every simulated benchmark, the Spearman correlation between an image's error, the log-ratio of
 predicted to true count, and properties of its scene, re-derived from the image's seed: how tall
 people look, blur, paving contrast, exposure. Features that respond to the number of people only
-would leave all of them near 0; the README uses them to show what else the encoder picked up.
+would leave all of them near 0; docs/embedded-results.md uses them to show what else the encoder
+picked up.
 """
 
 from __future__ import annotations

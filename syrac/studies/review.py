@@ -1,8 +1,7 @@
 """Answers to the questions the paper's reviewers asked (ICLR 2024), measured rather than argued.
 
 Each function is one measurement; the stages ``review_ranking`` and ``review_probes`` (and the
-``fine_tune`` row of the ablation) run them, and the README section "Questions from the paper's
-review" is generated from their metrics. Labels enter only as the read-out: which pairs are
+``fine_tune`` row of the ablation) run them, and docs/review.md is generated from their metrics. Labels enter only as the read-out: which pairs are
 ordered correctly, how far a count is from the truth.
 """
 
