@@ -176,6 +176,10 @@ def tables(metrics_dir: Path) -> str:
              f"(best of {pretrain['epochs_run']} epochs: {pretrain['best_epoch']}). Spearman correlation of the "
              "rank head's proxy count with the true count: "
              + ", ".join(f"{n} {umap[n]['spearman_proxy_vs_true']:.3f}" for n in names) + ".")
+    if "machine" in pretrain:  # the figures repeat byte for byte on this kind of machine only
+        m = pretrain["machine"]
+        notes += (f" Trained on {m['cpu'] if m['device'] == 'cpu' else m['device']} ({m['cores']} cores, "
+                  f"{'bf16' if pretrain.get('precision') == 'bf16' else 'fp32'}, torch {m['torch']}).")
     text = (f"{_counting_table(metrics_dir)}\n"
             f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
             f"Pre-training ablation, same probe and patches ({grids}) "

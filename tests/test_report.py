@@ -35,6 +35,12 @@ def test_tables_carry_the_metric_values(metrics):
     assert "| always the training split's mean count (uses labels) | 40.0 | 45.0 | - |" in text
     assert "quoted" not in text  # the paper's rows only beside its own benchmarks
     assert "| oracle: probe on benchmark labels (uses labels) | 5.0 | 6.5 | - |" in text  # Table 1 reference row
+    assert "Trained on" not in text  # metrics written before the machine was recorded
+    pretrain = json.loads((metrics / "pretrain.json").read_text())
+    pretrain.update(precision="bf16", machine={"cpu": "AMD EPYC", "cores": 2, "device": "cpu", "torch": "2.14.1",
+                                               "native_bf16": True})
+    (metrics / "pretrain.json").write_text(json.dumps(pretrain))
+    assert "Trained on AMD EPYC (2 cores, bf16, torch 2.14.1)." in report.tables(metrics)
     assert "| no pre-training (trained end to end on the noisy counts) | 70.0 | 90.0 |" in text  # Table 3
     assert "| **synthetic ranking (SYRAC)** | 12.3 | 20.0 |" in text
     assert "| 1 | 30.0^ | 40.0 | 0.500 |" in text and "| 2 | 12.3* | 20.0 | 0.900 |" in text  # counted *, rule ^
