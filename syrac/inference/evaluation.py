@@ -112,3 +112,19 @@ def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int,
     tiled, tilings, finest = tile_cached({g: probe.patch_counts(features[f"k{g}"]) for g in rule.grids}, rule)
     return SplitReading(images, true_counts(truth_dir, images), k, probe.image_counts(features[f"k{k}"]), tiled, tilings,
                         finest)
+
+
+def benchmark_report(probe: LinearProbe, rule: TilingRule, k: int, test_features: Path, development_features: Path,
+                     truth_dir: Path, train_truth_dir: Path, label_mean: float) -> tuple[dict, SplitReading]:
+    """One benchmark's evaluation (stage ``evaluate``): the test split at K and on its own tiling,
+    two constant answers for reference (the mean noisy label, label-free, and the training split's
+    mean true count, which needs labels), and the development part of the training split. Returns
+    the metrics and the test split's reading, image by image."""
+    test = read_split(probe, test_features, truth_dir, k, rule)
+    development = read_split(probe, development_features, train_truth_dir, k, rule)
+    train_names = [p.name for p in sorted(train_truth_dir.glob("*.json"))]
+    train_mean = float(true_counts(train_truth_dir, train_names).mean())
+    constant = {f"{which}_baseline_{metric}": scores(np.full_like(test.true, value), test.true)[metric]
+                for which, value in (("mean_label", label_mean), ("train_mean", train_mean)) for metric in ("mae", "mse")}
+    return {**test.summary(rule.grids), **constant, "train_mean_count": train_mean,
+            "development": development.summary(rule.grids)}, test

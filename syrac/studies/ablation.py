@@ -33,7 +33,13 @@ from syrac.config import Config
 from syrac.inference.evaluation import load_features
 from syrac.method import lite0
 from syrac.method.features import extract
-from syrac.method.model import RankCounter, compute_device, new_model, shuffled_batches, to_device
+from syrac.method.model import (
+    RankCounter,
+    compute_device,
+    new_model,
+    shuffled_batches,
+    to_device,
+)
 from syrac.method.pretrain import augment, proxy_counts, seed_everything
 
 

@@ -20,12 +20,15 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.config import Config
-from syrac.data.benchmarks import benchmark_scene
-from syrac.method.features import encode, image_patches
-from syrac.method.model import RankCounter
-from syrac.method.pretrain import PairSet, concat, photo_pairs
+from syrac.data.benchmarks import benchmark_scene, read_manifest
+from syrac.figures import image_grid
+from syrac.inference.evaluation import load_features, true_counts
+from syrac.method.features import encode, extract, image_patches
+from syrac.method.model import RankCounter, compute_device, load_rank_model, to_device
+from syrac.method.pretrain import PairSet, concat, load_pairs, photo_pairs, split_holdout
 from syrac.method.probe import cross_validate, fit_probe, rank_head_weights
 from syrac.storage import read_image
+from syrac.studies.ablation import init_strategy, initial_model
 from syrac.synthetic import sim
 
 # Question 1: the count ratio of the two images of a pair, lower edges of the bins (the last is open).
@@ -283,3 +286,50 @@ def fit_classifier(features: np.ndarray, prompted: np.ndarray, grid, folds: int,
                             fit=CountClassifier, predict=CountClassifier.patch_counts)
     c = min(errors, key=errors.get)
     return CountClassifier(features, prompted, c), {"c": c, "cv_rmse_noisy_labels": errors[c]}
+
+
+def ranking_review(cfg: Config, rank_path: Path, intra_path: Path, pairs_dir: Path, pairs_truth: Path, bench_root: Path,
+                   features_root: Path, truth_root: Path, grids: dict[str, int], plots_dir: Path) -> tuple[dict, dict]:
+    """Questions 1 and 2 on every benchmark: pair accuracy by count ratio of SYRAC's head, the
+    intra-image baseline's and a head fitted on the untrained encoder; the worst-ordered pairs (drawn
+    into ``plots_dir``); edits that remove nobody. Returns the metrics and the worst pairs."""
+    size, device = cfg.model.input_size, compute_device()
+    syrac, intra = (to_device(load_rank_model(path)[0], device) for path in (rank_path, intra_path))
+    untrained = to_device(initial_model(cfg), device)
+    train, held = split_holdout(load_pairs(pairs_dir, size), cfg.pretrain.holdout_fraction, cfg.seed)
+    fitted, fitted_accuracy = untrained_head(cfg, untrained, train)
+    heads = {"synthetic_rank": (syrac, rank_head_weights(syrac.state_dict())),
+             "intra_image_rank": (intra, rank_head_weights(intra.state_dict())),
+             f"{init_strategy(cfg)}_fitted_head": (untrained, fitted)}
+    results = {"untrained_head_train_ranking_accuracy": fitted_accuracy, "pair_accuracy": {}, "no_removal_edits": {}}
+    worst = {}
+    for name in cfg.benchmarks:
+        k, (names, paths) = grids[name], read_manifest(bench_root / name)
+        truth = true_counts(truth_root / name, names)
+        proxies = {strategy: head_proxies(*head, load_features(features_root / f"{name}.npz")[1][f"k{k}"]
+                                          if model is syrac else
+                                          extract(model, paths, (k,), size, f"{strategy}: {name}")[f"k{k}"])
+                   for strategy, (model, head) in heads.items()}
+        results["pair_accuracy"][name] = {s: pair_accuracy_by_ratio(p, truth) for s, p in proxies.items()}
+        worst[name] = worst_pairs(proxies["synthetic_rank"], truth, names, cfg.review.worst_pairs)
+        image_grid(plots_dir / f"worst_pairs_{name}.png",
+                   [(read_image(paths[names.index(pair[side])]),
+                     f"{pair[side]}: {pair[side + '_count']:.0f} people, proxy {pair[side + '_proxy']:.1f}")
+                    for pair in worst[name][:3] for side in ("more", "fewer")]
+                   or [(read_image(paths[0]), "no pair is misordered")],
+                   f"{name}: worst-ordered pairs by SYRAC's rank head (the left of each pair has more people)")
+
+        edits = photo_edit_proxies(cfg, name, paths, syrac, k)
+        gaps = {"photometric_no_removal": edit_gap(edits["source"], edits["photometric"])}
+        if name in cfg.simulated_benchmarks:
+            scenes = sim_edit_proxies(cfg, name, syrac, k)
+            gaps["scene_no_removal"] = edit_gap(scenes["source"], scenes["no_removal"])
+            gaps["scene_removal"] = {**edit_gap(scenes["source"], scenes["removal"]),
+                                     "removed_share": float(scenes["removed_share"].mean())}
+        results["no_removal_edits"][name] = gaps
+        print(name, {s: round(r["all"]["accuracy"], 3) for s, r in results["pair_accuracy"][name].items()}, gaps)
+    counts = pair_image_counts(pairs_dir, pairs_truth)
+    if counts is not None:
+        results["held_out_pairs"] = held_out_accuracies(syrac, held, counts)
+        print("held-out synthetic pairs:", results["held_out_pairs"])
+    return results, worst
