@@ -29,11 +29,16 @@ def load_resized(paths: list[Path], size: tuple[int, int], desc: str) -> torch.T
     return to_batch([resize(read_image(p), size) for p in tqdm(paths, desc=desc, unit="img")])
 
 
+def grid_boxes(width: int, height: int, columns: int, rows: int) -> list[tuple[int, int, int, int]]:
+    """A columns x rows grid as (left, top, right, bottom) boxes, row by row, covering every pixel once."""
+    xs = [round(i * width / columns) for i in range(columns + 1)]
+    ys = [round(j * height / rows) for j in range(rows + 1)]
+    return [(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(rows) for i in range(columns)]
+
+
 def patch_boxes(width: int, height: int, k: int) -> list[tuple[int, int, int, int]]:
-    """The KxK grid as (left, top, right, bottom) boxes, row by row, covering every pixel once."""
-    xs = [round(i * width / k) for i in range(k + 1)]
-    ys = [round(j * height / k) for j in range(k + 1)]
-    return [(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(k) for i in range(k)]
+    """The KxK grid of patches an image is counted by."""
+    return grid_boxes(width, height, k, k)
 
 
 def image_patches(image: Image.Image, grids: tuple[int, ...], size: tuple[int, int]) -> list[np.ndarray]:

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from syrac.errors import MissingWeightsError
+from syrac.method.features import grid_boxes
 from syrac.storage import read_image
 
 EXTRA = 'pip install -e ".[peers]" (make install does it)'
@@ -66,10 +67,7 @@ def ssd_files() -> tuple[Path, Path]:
 
 def tile_boxes(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
     """A grid of tiles of about ``side`` pixels covering the image once (one tile for small images)."""
-    columns, rows = max(1, round(width / side)), max(1, round(height / side))
-    xs = [round(i * width / columns) for i in range(columns + 1)]
-    ys = [round(j * height / rows) for j in range(rows + 1)]
-    return [(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(rows) for i in range(columns)]
+    return grid_boxes(width, height, max(1, round(width / side)), max(1, round(height / side)))
 
 
 class HogPeople:
