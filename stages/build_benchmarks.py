@@ -9,13 +9,13 @@ import sys
 
 from syrac import config, storage
 from syrac.data import benchmarks
-from syrac.data.datasets import ORACLE_SPLIT, dataset_problems
+from syrac.data.datasets import ORACLE_SPLIT, benchmark_problems
 from syrac.errors import stop_on_input_errors
 
 if __name__ == "__main__":
     args = config.stage_paths("image_root", "truth_root", "train_image_root", "train_truth_root", "metrics_path")
     cfg = config.load_for_stage()
-    problems = dataset_problems(cfg)
+    problems = benchmark_problems(cfg)
     if problems:
         sys.exit("error: " + "\nerror: ".join(problems))
     stats = {}

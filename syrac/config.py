@@ -8,8 +8,11 @@ is allowed, so a researcher fixes params.yaml in one pass.
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
+import json
 import math
+import os
 import signal
 import sys
 import types
@@ -56,8 +59,25 @@ def _within(key: str, value, lo: float, hi: float, note: str = "") -> bool:
     return _require(lo <= value <= hi, key, value, f"in [{lo}, {hi}]{note}")
 
 
+_reads: set[str] | None = None  # the params keys a stage reads, while SYRAC_PARAMS_READ records them
+
+
+class Section:
+    """Base of every params section. While a stage records its reads (``SYRAC_PARAMS_READ``: a test
+    checks them against the stage's params in dvc.yaml), each field it reads is noted by its key;
+    a section read whole is noted by the keys read from it."""
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if _reads is not None and name in type(self).__dataclass_fields__ and not dataclasses.is_dataclass(value):
+            prefix = object.__getattribute__(self, "__dict__").get("_key")  # a replace()d copy has none
+            if prefix is not None:
+                _reads.add(f"{prefix}.{name}" if prefix else name)
+        return value
+
+
 @dataclass(frozen=True)
-class World:
+class World(Section):
     min_person_px: float = 3.0
 
     def validate(self, key: str) -> None:
@@ -65,7 +85,7 @@ class World:
 
 
 @dataclass(frozen=True)
-class SimSources:
+class SimSources(Section):
     """Unlabelled source scenes rendered by the simulator."""
 
     format: str
@@ -82,7 +102,7 @@ class SimSources:
 
 
 @dataclass(frozen=True)
-class Pairs:
+class Pairs(Section):
     edits_per_source: int
     strength: float
     remove_prob: tuple[float, float]
@@ -96,7 +116,7 @@ class Pairs:
 
 
 @dataclass(frozen=True)
-class Counting:
+class Counting(Section):
     prompted_counts: tuple[int, ...]
     images_per_count: int
     count_cv: float
@@ -110,7 +130,7 @@ class Counting:
 
 
 @dataclass(frozen=True)
-class SimBenchmark:
+class SimBenchmark(Section):
     """A test split rendered by the embedded simulator, with exact head points."""
 
     format: str
@@ -137,7 +157,7 @@ DATASET_SPLITS = {"shanghaitech": ("train", "test"), "ucf_qnrf": ("train", "test
 
 
 @dataclass(frozen=True)
-class DatasetSplit:
+class DatasetSplit(Section):
     """A downloaded dataset split (a benchmark by default), read in its official layout from ``root``."""
 
     format: str
@@ -174,7 +194,7 @@ TAGGED = {Benchmark: (SimBenchmark, DatasetSplit), Sources: (SimSources, Dataset
 
 
 @dataclass(frozen=True)
-class Generator:
+class Generator(Section):
     """What makes the removal edits and the counting set: the simulator or Stable Diffusion."""
 
     backend: str
@@ -211,7 +231,7 @@ class Generator:
 
 
 @dataclass(frozen=True)
-class Data:
+class Data(Section):
     bad_images: str = "fail"
 
     def validate(self, key: str) -> None:
@@ -226,7 +246,7 @@ BACKBONES = tuple(ENCODER_STAGES)
 
 
 @dataclass(frozen=True)
-class Model:
+class Model(Section):
     backbone: str
     pretrained: str
     input_size: tuple[int, int]
@@ -241,7 +261,7 @@ class Model:
 
 
 @dataclass(frozen=True)
-class Pretrain:
+class Pretrain(Section):
     epochs: int
     batch_size: int
     lr: float
@@ -275,7 +295,7 @@ PROBE_FORMS = ("ridge", "nonnegative")
 
 
 @dataclass(frozen=True)
-class Probe:
+class Probe(Section):
     ridge_grid: tuple[float, ...]
     folds: int
     labels: str = "prompted"  # what the probe is fitted on: the prompted N, or those re-ordered by the rank head
@@ -297,7 +317,7 @@ AUTO = "auto"  # evaluate.patches: K chosen by the label-free rule among evaluat
 
 
 @dataclass(frozen=True)
-class Evaluate:
+class Evaluate(Section):
     """K per benchmark: datasets differ in resolution, so each gets the grid whose patches are
     closest to the network's input size (one K for 768x1024 ShanghaiTech B and 2000x3000 UCF-QNRF
     would shrink one or blow up the other)."""
@@ -322,7 +342,7 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
-class Ablation:
+class Ablation(Section):
     """The paper's Table 3 baselines, trained with the same budget as SYRAC where they train."""
 
     intra_crops: int  # nested crops per source for intra-image ranking (Liu et al. 2018)
@@ -336,7 +356,7 @@ class Ablation:
 
 
 @dataclass(frozen=True)
-class Umap:
+class Umap(Section):
     n_neighbors: int
     min_dist: float
 
@@ -346,7 +366,7 @@ class Umap:
 
 
 @dataclass(frozen=True)
-class Review:
+class Review(Section):
     """The studies answering the paper's reviewers (syrac/studies/review.py)."""
 
     worst_pairs: int = 6  # misordered real pairs listed (and drawn) per benchmark
@@ -356,7 +376,7 @@ class Review:
 
 
 @dataclass(frozen=True)
-class Tiling:
+class Tiling(Section):
     """Each image on its own tiling (syrac/inference/tiling.py): a region read above the counter's
     ceiling is split into its 2x2 cells, down to the ``finest`` grid."""
 
@@ -370,7 +390,7 @@ PEER_DETECTORS = ("hog", "ssd_mobilenet_v2")  # syrac/studies/peers.py
 
 
 @dataclass(frozen=True)
-class Peers:
+class Peers(Section):
     """Off-the-shelf person detectors counted beside SYRAC (syrac/studies/peers.py); none: no peer rows."""
 
     detectors: tuple[str, ...] = PEER_DETECTORS
@@ -384,7 +404,7 @@ SEED_LIMIT = 2**32  # NumPy's legacy generators (and scipy/umap through them) ta
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(Section):
     seed: int
     world: World
     sources: Sources
@@ -506,6 +526,7 @@ def _build(cls, data: dict, prefix: str):
         return _INVALID
     obj = cls(**values)
     obj.validate(prefix)
+    object.__setattr__(obj, "_key", prefix)  # what Section records a field's read as
     return obj
 
 
@@ -548,8 +569,25 @@ def load_for_stage(path: str | Path = "params.yaml") -> Config:
     exception, so pending temporary files are removed on the way out."""
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     try:
-        return load(path)
+        config = load(path)
     except ConfigError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
+    if os.environ.get("SYRAC_PARAMS_READ"):
+        _record_reads(Path(os.environ["SYRAC_PARAMS_READ"]))
+    return config
+
+
+def _record_reads(path: Path) -> None:
+    """From now on note every params key this process reads; at exit append them, with the stage
+    script's name, as one JSON line to ``path``."""
+    global _reads
+    _reads = set()
+    script = Path(sys.argv[0]).name
+
+    def write() -> None:
+        with open(path, "a") as handle:
+            handle.write(json.dumps({"script": script, "argv": sys.argv[1:], "reads": sorted(_reads)}) + "\n")
+
+    atexit.register(write)

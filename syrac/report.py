@@ -192,7 +192,9 @@ def tables(metrics_dir: Path) -> str:
         noise = _table(["label noise (CV)"] + [f"{STRATEGY_NAMES[s].strip('*').split(' (')[0]}: {n} MAE"
                                                for s in compared for n in names],
                        [[cv] + [f"{cells[s][n]:.1f}" for s in compared for n in names] for cv, cells in study.items()])
-        text += f"\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper):\n\n{noise}\n"
+        text += ("\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper; its own experiments, run "
+                 "when it was last collected, so its 0.4 row is this table's run only on the same machine and code):"
+                 f"\n\n{noise}\n")
     return text
 
 
@@ -228,8 +230,9 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
                 rows.append(row(label, split, ", ".join(str(split["seeds"][r]["patches"]) for r in runs)))
                 if "tiling" in split:
                     rows.append(row(f"{label}, own tiling", split["tiling"], "per image"))
-    return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range; the development "
-            "part is the held-out fifth of each training split, where settings are chosen):\n\n"
+    development = ("; the development part is the held-out fifth of each training split, where settings are chosen"
+                   if any("development" in seeds[n] for n in names if n in seeds) else "")
+    return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range{development}):\n\n"
             + _table(["benchmark", "MAE", "MSE", "Spearman", "K per seed"], rows))
 
 
@@ -239,6 +242,8 @@ READOUT_NAMES = {"ridge_prompted": "ridge probe on the prompted N (the paper's p
                  "nonnegative_rank_refined": "non-negative probe without intercept, rank-refined labels",
                  "classification": "classifier over the prompted N",
                  "rank_head": "rank head, scale and offset fitted on the prompted N"}
+READOUT_NAMES |= {"prompted_labels": READOUT_NAMES["ridge_prompted"],  # their names in metrics written before the
+                  "refined_labels": READOUT_NAMES["ridge_rank_refined"]}  # non-negative read-out existed
 
 
 def readout_name(key: str) -> str:
@@ -325,10 +330,11 @@ def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/r
     frozen = _table(["network"] + [f"{h} {m}" for h in header for m in ("MAE", "MSE")],
                     [[STRATEGY_NAMES[s].strip("*")] + _mae_mse(ablation[s], names)
                      for s in ("no_pretraining", "synthetic_rank", "synthetic_rank_fine_tuned") if s in ablation])
+    splits = [split for split in probes if split != "counting_set_labels"]  # test, development (or train_split)
     probe = _table(["read-out", "split"] + [f"{h} {m}" for h in header for m in ("MAE", "Spearman")],
-                   [[readout_name(r), split] + [f"{probes[split][n][r][m]:.{1 if m == 'mae' else 3}f}"
-                                                for n in names for m in ("mae", "spearman")]
-                    for split in ("test", "development") for r in probes[split][names[0]]])
+                   [[readout_name(r), split.replace("_", " ")] + [f"{probes[split][n][r][m]:.{1 if m == 'mae' else 3}f}"
+                                                                  for n in names for m in ("mae", "spearman")]
+                    for split in splits for r in probes[split][names[0]]])
     labels = probes.get("counting_set_labels")
     label_line = ("Against the simulated counting set's true counts (a read-out the simulator allows): the prompted "
                   f"labels are off by MAE {labels['prompted']['mae']:.1f} (Spearman {labels['prompted']['spearman']:.3f}), "

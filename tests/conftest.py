@@ -30,6 +30,7 @@ DATASETS = {
 }
 
 
+PARAMS_READ = "syrac_e2e_params_read.jsonl"  # beside the tiny repo: each stage's params reads (test_dvc_yaml)
 PIPELINE_FIXTURES = {"tiny_repo", "sd_repo", "readme_repo", "scratch_repo"}  # each runs a DVC pipeline
 
 
@@ -56,5 +57,5 @@ def tiny_repo(tmp_path_factory):
         (root / DATASETS["jhu_crowd"][1] / "test/gt/0005.txt").write_text("1 1 2 2 1 0\n")
 
     root = make_repo(tmp_path_factory.mktemp("syrac_e2e"), TINY, add_datasets)
-    dvc("repro", cwd=root)
+    dvc("repro", cwd=root, SYRAC_PARAMS_READ=str(root.parent / PARAMS_READ))  # every stage notes the params it reads
     return root

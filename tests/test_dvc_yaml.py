@@ -2,14 +2,18 @@
 module that a stage's script imports, directly or through other syrac modules, is among the stage's
 deps (as a file or a folder above it); otherwise a change to, say, the probe's read-out would leave its
 metrics stale while `dvc status` said all was clean. And every path a cmd hands its script (by name)
-is a dep or an out of that stage, and every out and data dep is handed over."""
+is a dep or an out of that stage, and every out and data dep is handed over. Likewise every params
+key a stage reads (recorded while the tiny DAG runs) is among its params, or a change to it would
+leave the stage's outputs stale."""
 
 import ast
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import PARAMS_READ
 from repo import REPO
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
@@ -88,3 +92,31 @@ def test_a_cmd_hands_its_script_exactly_the_stage_s_data_deps_and_outs(name):
 def test_every_stage_script_takes_its_paths_by_name():
     for name, stage in STAGES.items():
         assert cmd_paths(stage), f"{name}: no --name path in its cmd"
+
+
+def declared_params(stage: dict) -> list[str]:
+    """A stage's params keys; "" for the whole file (``params.yaml:``)."""
+    keys = []
+    for entry in stage.get("params", []):
+        keys += [""] if isinstance(entry, dict) else [entry]
+    return keys
+
+
+def stage_of(script: str, argv: list[str]) -> str:
+    """The stage whose cmd runs ``script`` with these arguments (end_to_end.py serves two stages)."""
+    matches = [name for name, stage in STAGES.items()
+               if f"stages/{script}" in stage["cmd"] and str(stage["cmd"]).split()[-len(argv):] == argv]
+    assert len(matches) == 1, (script, argv, matches)
+    return matches[0]
+
+
+def test_every_param_a_stage_reads_is_among_its_params(tiny_repo):
+    records = [json.loads(line) for line in (tiny_repo.parent / PARAMS_READ).read_text().splitlines()]
+    stages = {stage_of(r["script"], r["argv"]): r["reads"] for r in records}
+    assert set(stages) == set(STAGES) - {"check"}  # every stage ran and recorded (check reads the whole file)
+    for name, reads in stages.items():
+        declared = declared_params(STAGES[name])
+        undeclared = [key for key in reads
+                      if not any(d == "" or key == d or key.startswith((d + ".", d + "[")) for d in declared)]
+        assert undeclared == [], f"add these to the params of stage {name} in dvc.yaml"
+    assert "pretrain.frozen_stages" in stages["pretrain_intra"]  # the recorder sees reads deep in the library

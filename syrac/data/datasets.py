@@ -171,8 +171,15 @@ def dataset_problems(cfg: Config) -> list[str]:
             image_paths(photos.format, photos.root, photos.split)
         except DatasetError as error:
             found += [f"{key}: {problem}" for problem in error.problems]
+    return found + benchmark_problems(cfg)
+
+
+def benchmark_problems(cfg: Config) -> list[str]:
+    """Every fault of every dataset benchmark's folders: its split and the training split (read by the
+    ablation's oracle and the development part)."""
+    found = []
     for name, bench in cfg.dataset_benchmarks.items():
-        for split in dict.fromkeys((bench.split, ORACLE_SPLIT)):  # the ablation's oracle reads the train split
+        for split in dict.fromkeys((bench.split, ORACLE_SPLIT)):
             try:
                 samples(bench.format, bench.root, split)
             except DatasetError as error:
