@@ -3,25 +3,41 @@
     python -m syrac.seeds                      # seeds 0 1 2 -> metrics/seeds.json
     python -m syrac.seeds --seeds 0 1 2 --out metrics/real/seeds.json
     python -m syrac.seeds --headline           # the counter and the read-outs only, not Table 3's baselines
+    python -m syrac.seeds --reuse              # start each seed from its latest experiment: only changed stages rerun
+    python -m syrac.seeds --from-experiments   # summarise each seed's latest experiment, running nothing
 
 One seed is one draw of the sources, the pairs, the initial weights and the batches: a result that
 holds at one seed of three is luck, so a lever is adopted only when its mean over seeds beats the
 current mean. Each seed runs as a DVC experiment (``dvc exp run -S seed=N``, listed by ``dvc exp
 show``); the seed in params.yaml runs last, so the workspace ends as it began.
+
+The seeds' per-image counts (``plots/predictions``) are also averaged into one answer, the *seed
+ensemble*, scored beside them: what N times the training and N times the inference buy.
+
+DVC's run cache skips no stage with metrics kept in git, so a read-out lever tried at three seeds
+would retrain three encoders. ``--reuse`` first restores each seed's latest experiment (its lock
+file and outputs) into the workspace; `dvc exp run` then reruns only what the change touches.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from syrac import config, storage
+from syrac.inference.evaluation import scores
 from syrac.method.model import machine
+from syrac.profile import uncached_outputs
 
 SCORES = ("mae", "mse", "spearman")
 
@@ -43,6 +59,10 @@ def summarise(runs: dict[str, dict]) -> dict:
     for name, summary in benchmarks.items():  # the development part of the training split, where it was read
         if all("development" in run["eval"][name] for run in runs.values()):
             summary["development"] = _split_spread({seed: run["eval"][name]["development"] for seed, run in runs.items()})
+        for split, where in (("test", summary), ("development", summary.get("development"))):
+            readings = [run.get("predictions", {}).get(name, {}).get(split) for run in runs.values()]
+            if where is not None and all(readings):
+                where["ensemble"] = seed_ensemble(readings)
     readouts = {split: {name: {readout: _split_spread({seed: run["review_probes"][split][name][readout]
                                                        for seed, run in runs.items()})
                                for readout in first["review_probes"][split][name]}
@@ -60,6 +80,19 @@ def summarise(runs: dict[str, dict]) -> dict:
             "sparse_scenes": sparse}
 
 
+def seed_ensemble(readings: list[list[dict]]) -> dict:
+    """Every seed's per-image counts of one split (rows of ``prediction_file``) -> the scores of their
+    mean, at K and on the own tiling."""
+    by_image = [{row["image"]: row for row in rows} for rows in readings]
+    images = sorted(by_image[0])
+    if any(sorted(rows) != images for rows in by_image):
+        raise ValueError("the seeds counted different images: their predictions cannot be averaged")
+    true = np.array([float(by_image[0][i]["true_count"]) for i in images])
+    mean = {column: np.mean([[float(rows[i][column]) for i in images] for rows in by_image], axis=0)
+            for column in ("predicted_count", "tiled_count")}
+    return {**scores(mean["predicted_count"], true), "seeds": len(readings), "tiling": scores(mean["tiled_count"], true)}
+
+
 def _split_spread(per_seed: dict[str, dict]) -> dict:
     """One split's scores at K (with K) and, where it was read, on the own tiling: every seed, mean and range."""
     summary = aggregate({seed: {**{s: run[s] for s in SCORES}, "patches": run["patches"]} for seed, run in per_seed.items()})
@@ -75,12 +108,61 @@ def _mean(values: list[float | None]) -> float | None:
 HEADLINE_STAGES = ("evaluate", "review_probes", "sparse_scenes")  # the counter, the read-outs it is chosen among
 
 
-def run_seed(seed: int, headline: bool) -> dict:
-    """The DAG at ``seed`` as a DVC experiment (up to ``HEADLINE_STAGES`` with ``headline``), then the
-    metrics it wrote."""
-    subprocess.run(["dvc", "exp", "run", "-S", f"seed={seed}", *(HEADLINE_STAGES if headline else ())], check=True)
+def prediction_path(benchmark: str, split: str) -> str:
+    """Where ``evaluate`` writes a split's per-image counts: ``<benchmark>.csv`` for the test split,
+    ``<benchmark>_development.csv`` for the development part."""
+    return f"plots/predictions/{benchmark}{'' if split == 'test' else '_' + split}.csv"
+
+
+def seed_results(read: Callable[[str], str | None], headline: bool) -> dict:
+    """The metrics and the per-image counts of one seed's run, through ``read`` (a repository path ->
+    its text, None where the run wrote no such file)."""
     names = ("eval", "review_probes", "sparse_scenes") + (() if headline else ("ablation",))
-    return {name: storage.read_json(Path("metrics") / f"{name}.json") for name in names}
+    metrics = {name: json.loads(read(f"metrics/{name}.json")) for name in names}
+    texts = {(name, split): read(prediction_path(name, split)) for name in metrics["eval"] for split in ("test", "development")}
+    predictions = {name: {split: list(csv.DictReader(io.StringIO(text))) for (n, split), text in texts.items()
+                          if n == name and text is not None} for name in metrics["eval"]}
+    return {**metrics, "predictions": predictions}
+
+
+def _workspace_file(path: str) -> str | None:
+    return Path(path).read_text() if Path(path).is_file() else None
+
+
+def _experiment_file(ref: str) -> Callable[[str], str | None]:
+    def read(path: str) -> str | None:
+        shown = _git("show", f"{ref}:{path}")
+        return shown.stdout if shown.returncode == 0 else None
+    return read
+
+
+def run_seed(seed: int, headline: bool) -> dict:
+    """The DAG at ``seed`` as a DVC experiment (up to ``HEADLINE_STAGES`` with ``headline``), then what it wrote."""
+    subprocess.run(["dvc", "exp", "run", "-S", f"seed={seed}", *(HEADLINE_STAGES if headline else ())], check=True)
+    return seed_results(_workspace_file, headline)
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], capture_output=True, text=True)
+
+
+def latest_experiment(seed: int) -> str | None:
+    """The git ref of the newest DVC experiment of this repository whose params.yaml says ``seed``."""
+    refs = _git("for-each-ref", "--sort=-committerdate", "--format=%(refname)", "refs/exps").stdout.split()
+    for ref in (r for r in refs if r.count("/") == 4):  # refs/exps/<baseline>/<rest>/<name>: not exec/stash refs
+        shown = _git("show", f"{ref}:params.yaml")
+        if shown.returncode == 0 and (yaml.safe_load(shown.stdout) or {}).get("seed") == seed:
+            return ref
+    return None
+
+
+def restore_experiment(ref: str) -> None:
+    """Put an experiment's lock file and outputs in the workspace, leaving code, params and git's
+    index alone: git restores the uncached outputs, `dvc checkout` the cached ones."""
+    paths = ["dvc.lock", *(p for p in uncached_outputs(Path("dvc.yaml")) if _git("cat-file", "-e", f"{ref}:{p}").returncode == 0)]
+    subprocess.run(["git", "restore", f"--source={ref}", "--worktree", "--", *paths], check=True)
+    if subprocess.run(["dvc", "checkout", "--force"]).returncode != 0:
+        print(f"{ref}: some cached outputs are gone; their stages will rerun", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,22 +172,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--headline", action="store_true",
                         help=f"run only up to {' and '.join(HEADLINE_STAGES)}: the counter, not Table 3's baselines")
+    parser.add_argument("--reuse", action="store_true",
+                        help="start each seed from its latest DVC experiment, so only the stages a change touches rerun")
+    parser.add_argument("--from-experiments", action="store_true",
+                        help="run nothing: summarise the latest DVC experiment of each seed")
     args = parser.parse_args(argv)
     current = config.load(args.params).seed
     bad = [s for s in args.seeds if not 0 <= s < config.SEED_LIMIT]
     if bad or len(set(args.seeds)) != len(args.seeds):
         parser.error(f"seeds must be distinct integers in [0, {config.SEED_LIMIT}); got {args.seeds}")
+    if args.from_experiments:
+        refs = {seed: latest_experiment(seed) for seed in args.seeds}
+        if missing := [seed for seed, ref in refs.items() if ref is None]:
+            parser.error(f"no DVC experiment at seed {', '.join(map(str, missing))}: run `python -m syrac.seeds` first")
+        runs = {seed: seed_results(_experiment_file(ref), args.headline) for seed, ref in refs.items()}
+        trained_on = json.loads(_experiment_file(refs[args.seeds[0]])("metrics/pretrain.json") or "{}").get("machine")
+        return _write(args.out, runs, {"experiments": {str(seed): ref for seed, ref in refs.items()}, "machine": trained_on})
     order = sorted(args.seeds, key=lambda s: s == current)  # the params file's seed last
     if current not in args.seeds:
         order.append(current)  # run it too, so the workspace ends at the params file's seed
     runs = {}
     for seed in order:
-        print(f"seed {seed}: dvc exp run -S seed={seed}", file=sys.stderr)
         start = time.perf_counter()
+        ref = latest_experiment(seed) if args.reuse else None
+        if ref:
+            print(f"seed {seed}: from {ref}", file=sys.stderr)
+            restore_experiment(ref)
+        print(f"seed {seed}: dvc exp run -S seed={seed}", file=sys.stderr)
         runs[seed] = run_seed(seed, args.headline)
         print(f"seed {seed}: {(time.perf_counter() - start) / 60:.1f} min", file=sys.stderr)
-    storage.write_json(args.out, {**summarise({str(s): runs[s] for s in sorted(args.seeds)}), "machine": machine()})
-    print(f"{args.out}: {len(args.seeds)} seeds")
+    return _write(args.out, {seed: runs[seed] for seed in args.seeds})
+
+
+def _write(out: Path, runs: dict[int, dict], extra: dict | None = None) -> int:
+    """The summary of ``runs`` and the machine they ran on (``extra`` may name another)."""
+    storage.write_json(out, {**summarise({str(s): runs[s] for s in sorted(runs)}), "machine": machine(), **(extra or {})})
+    print(f"{out}: {len(runs)} seeds")
     return 0
 
 

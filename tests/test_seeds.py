@@ -1,12 +1,16 @@
 """Seeds as part of the result: each seed's scores, their mean and range, the params file's seed run last."""
 
 import json
+import os
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
-from repo import REPO
+from repo import REPO, dvc, run
 
-from syrac import seeds
+from syrac import seeds, storage
 
 
 def split_metrics(seed: int, offset: float = 0.0) -> dict:
@@ -59,7 +63,8 @@ def test_every_seed_runs_the_params_seed_last_and_the_mean_is_written(params, mo
 def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
     calls = []
     monkeypatch.setattr(seeds.subprocess, "run", lambda command, check: calls.append(command))
-    monkeypatch.setattr(seeds.storage, "read_json", lambda path: fake_metrics(0)[path.stem])
+    monkeypatch.setattr(seeds, "_workspace_file", lambda path: json.dumps(fake_metrics(0)[Path(path).stem])
+                        if path.startswith("metrics/") else None)
     seeds.main(["--seeds", "1", "--headline"])
     assert calls == [["dvc", "exp", "run", "-S", "seed=1", "evaluate", "review_probes", "sparse_scenes"]]
     result = json.loads((params.parent / "metrics/seeds.json").read_text())
@@ -80,3 +85,83 @@ def test_impossible_seeds_are_refused_before_anything_runs(params, monkeypatch, 
     with pytest.raises(SystemExit) as stop:
         seeds.main(["--seeds", *given])
     assert stop.value.code == 2 and "seeds must be distinct integers" in capsys.readouterr().err
+
+
+def test_the_seed_ensemble_scores_the_mean_of_the_seeds_counts(params, monkeypatch):
+    """Two seeds that err in opposite directions: each is 2 off per image, their mean is exact."""
+    counts = {0: (8.0, 22.0), 1: (12.0, 18.0)}
+
+    def with_predictions(seed: int) -> dict:
+        rows = [{"image": image, "true_count": str(true), "predicted_count": str(count), "tiled_count": str(count + 1),
+                 "tiling": "1"} for image, true, count in zip(("a.jpg", "b.jpg"), (10, 20), counts[seed])]
+        return {**fake_metrics(seed), "predictions": {"b": {"test": rows, "development": rows[::-1]}}}
+
+    monkeypatch.setattr(seeds, "run_seed", lambda seed, _: with_predictions(seed))
+    seeds.main(["--seeds", "0", "1"])
+    result = json.loads((params.parent / "metrics/seeds.json").read_text())
+    for ensemble in (result["b"]["ensemble"], result["b"]["development"]["ensemble"]):
+        assert ensemble["mae"] == 0.0 and ensemble["seeds"] == 2 and ensemble["spearman"] == pytest.approx(1.0)
+        assert ensemble["tiling"]["mae"] == 1.0  # each seed's tiled count is 1 above its count at K
+    with pytest.raises(ValueError, match="different images"):
+        seeds.seed_ensemble([with_predictions(0)["predictions"]["b"]["test"], with_predictions(1)["predictions"]["b"]["test"][:1]])
+
+
+def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(tmp_path, monkeypatch):
+    """A stage with a metric kept in git, which DVC's run cache never restores: after another seed
+    ran, the seed's experiment is put back and `dvc exp run` at that seed finds nothing to do."""
+    (tmp_path / "params.yaml").write_text("seed: 0\n")
+    (tmp_path / "train.py").write_text(textwrap.dedent("""\
+        import json, yaml
+        seed = yaml.safe_load(open("params.yaml"))["seed"]
+        open("model.txt", "w").write(f"weights of seed {seed}")
+        json.dump({"seed": seed}, open("score.json", "w"))
+        open("runs.log", "a").write(f"{seed}\\n")
+        """))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
+        "cmd": f"{sys.executable} train.py", "deps": ["train.py"], "params": ["seed"],
+        "outs": ["model.txt"], "metrics": [{"score.json": {"cache": False}}]}}}))
+    (tmp_path / ".gitignore").write_text("runs.log\n")
+    identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@example.org"}
+    for name, value in {**identity, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}.items():
+        monkeypatch.setenv(name, value)
+    run(["git", "init", "-q"], tmp_path)
+    dvc("init", "-q", cwd=tmp_path)
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", "commit", "-qm", "pipeline"], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for seed in (1, 0):
+        dvc("exp", "run", "-S", f"seed={seed}", cwd=tmp_path)
+    assert (tmp_path / "model.txt").read_text() == "weights of seed 0"
+
+    ref = seeds.latest_experiment(1)
+    assert ref and ref.startswith("refs/exps/") and seeds.latest_experiment(7) is None
+    seeds.restore_experiment(ref)
+    assert (tmp_path / "model.txt").read_text() == "weights of seed 1" and storage.read_json(tmp_path / "score.json") == {"seed": 1}
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["seed"] == 0  # params and code are left alone
+    dvc("exp", "run", "-S", "seed=1", cwd=tmp_path)
+    assert (tmp_path / "runs.log").read_text().split() == ["1", "0"]  # seed 1 was not trained again
+
+
+def test_from_experiments_summarises_each_seeds_latest_experiment_and_runs_nothing(params, monkeypatch, capsys):
+    """What each experiment's commit holds (metrics, the test split's per-image counts; no development
+    counts where its evaluate wrote none) is read through git, never through a run."""
+    def files(seed: int) -> dict[str, str]:
+        written = {f"metrics/{name}.json": json.dumps(value) for name, value in fake_metrics(seed).items()}
+        written["metrics/pretrain.json"] = json.dumps({"machine": {"cpu": "the experiments' CPU", "cores": 2}})
+        written["plots/predictions/b.csv"] = f"image,true_count,predicted_count,tiled_count,tiling\na.jpg,10,{8 + 4 * seed},10,1\n"
+        return written
+
+    monkeypatch.setattr(seeds, "run_seed", lambda *_: pytest.fail("ran"))
+    monkeypatch.setattr(seeds, "latest_experiment", lambda seed: f"refs/exps/ab/cd/seed{seed}" if seed < 2 else None)
+    monkeypatch.setattr(seeds, "_experiment_file", lambda ref: files(int(ref[-1])).get)
+    assert seeds.main(["--seeds", "0", "1", "--from-experiments"]) == 0
+    result = json.loads((params.parent / "metrics/seeds.json").read_text())
+    assert result["b"]["mean"]["mae"] == 10.5 and result["ablation"]["synthetic_rank"]["b"]["mean"]["mae"] == 0.5
+    assert result["b"]["ensemble"]["mae"] == 0.0  # 8 and 12 read 10 together
+    assert "ensemble" not in result["b"]["development"]  # no development counts were written
+    assert result["experiments"] == {"0": "refs/exps/ab/cd/seed0", "1": "refs/exps/ab/cd/seed1"}
+    assert result["machine"]["cpu"] == "the experiments' CPU"
+    with pytest.raises(SystemExit):
+        seeds.main(["--seeds", "1", "2", "--from-experiments"])
+    assert "no DVC experiment at seed 2" in capsys.readouterr().err
