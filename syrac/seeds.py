@@ -81,7 +81,7 @@ def summarise(runs: dict[str, dict]) -> dict:
 
 
 def seed_ensemble(readings: list[list[dict]]) -> dict:
-    """Every seed's per-image counts of one split (rows of ``prediction_file``) -> the scores of their
+    """Every seed's per-image counts of one split (rows of ``prediction_path``) -> the scores of their
     mean, at K and on the own tiling."""
     by_image = [{row["image"]: row for row in rows} for rows in readings]
     images = sorted(by_image[0])
@@ -119,9 +119,8 @@ def seed_results(read: Callable[[str], str | None], headline: bool) -> dict:
     its text, None where the run wrote no such file)."""
     names = ("eval", "review_probes", "sparse_scenes") + (() if headline else ("ablation",))
     metrics = {name: json.loads(read(f"metrics/{name}.json")) for name in names}
-    texts = {(name, split): read(prediction_path(name, split)) for name in metrics["eval"] for split in ("test", "development")}
-    predictions = {name: {split: list(csv.DictReader(io.StringIO(text))) for (n, split), text in texts.items()
-                          if n == name and text is not None} for name in metrics["eval"]}
+    predictions = {name: {split: list(csv.DictReader(io.StringIO(text))) for split in ("test", "development")
+                          if (text := read(prediction_path(name, split))) is not None} for name in metrics["eval"]}
     return {**metrics, "predictions": predictions}
 
 
