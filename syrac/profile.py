@@ -37,13 +37,18 @@ def _overlay(target, profile, prefix: str = "") -> int:
     return changed
 
 
-def uncached_output_folders(dvc_yaml: Path) -> list[Path]:
-    """The stage outputs of ``dvc_yaml`` that DVC does not cache and that are folders on disk (the
-    per-benchmark plots): `dvc checkout` restores the cached ones whole, git restores only these."""
+def uncached_outputs(dvc_yaml: Path) -> list[str]:
+    """The stage outputs of ``dvc_yaml`` that DVC does not cache (metrics and plots): git, not
+    `dvc checkout`, restores them."""
     stages = YAML(typ="safe").load(dvc_yaml.read_text())["stages"]
-    outs = [out for stage in stages.values() for out in stage.get("outs", []) if isinstance(out, dict)]
-    paths = [path for out in outs for path, options in out.items() if options and options.get("cache") is False]
-    return [dvc_yaml.parent / path for path in paths if (dvc_yaml.parent / path).is_dir()]
+    outs = [out for stage in stages.values() for kind in ("outs", "metrics", "plots") for out in stage.get(kind, [])
+            if isinstance(out, dict)]
+    return [path for out in outs for path, options in out.items() if options and options.get("cache") is False]
+
+
+def uncached_output_folders(dvc_yaml: Path) -> list[Path]:
+    """The uncached outputs that are folders on disk (the per-benchmark plots)."""
+    return [dvc_yaml.parent / path for path in uncached_outputs(dvc_yaml) if (dvc_yaml.parent / path).is_dir()]
 
 
 def belongs_to(stem: str, benchmark: str) -> bool:

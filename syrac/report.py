@@ -223,6 +223,10 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
     def row(label: str, s: dict, grids: str) -> list[str]:
         return [label, _spread(s, "mae"), _spread(s, "mse"), _spread(s, "spearman", 3), grids]
 
+    def ensemble_row(label: str, e: dict, grids: str) -> list[str]:
+        return [f"{label}, ensemble of the {len(runs)} seeds", f"{e['mae']:.1f}", f"{e['mse']:.1f}", f"{e['spearman']:.3f}",
+                grids]
+
     rows = []
     for name in (n for n in names if n in seeds):
         for split, label in ((seeds[name], name), (seeds[name].get("development"), f"{name}, development part")):
@@ -230,6 +234,9 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
                 rows.append(row(label, split, ", ".join(str(split["seeds"][r]["patches"]) for r in runs)))
                 if "tiling" in split:
                     rows.append(row(f"{label}, own tiling", split["tiling"], "per image"))
+                if "ensemble" in split:  # the seeds' counts averaged image by image
+                    rows.append(ensemble_row(label, split["ensemble"], "per seed"))
+                    rows.append(ensemble_row(f"{label}, own tiling", split["ensemble"]["tiling"], "per image"))
     development = ("; the development part is the held-out fifth of each training split, where settings are chosen"
                    if any("development" in seeds[n] for n in names if n in seeds) else "")
     return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range{development}):\n\n"

@@ -3,11 +3,19 @@
     python -m syrac.seeds                      # seeds 0 1 2 -> metrics/seeds.json
     python -m syrac.seeds --seeds 0 1 2 --out metrics/real/seeds.json
     python -m syrac.seeds --headline           # the counter and the read-outs only, not Table 3's baselines
+    python -m syrac.seeds --reuse              # start each seed from its latest experiment: only changed stages rerun
 
 One seed is one draw of the sources, the pairs, the initial weights and the batches: a result that
 holds at one seed of three is luck, so a lever is adopted only when its mean over seeds beats the
 current mean. Each seed runs as a DVC experiment (``dvc exp run -S seed=N``, listed by ``dvc exp
 show``); the seed in params.yaml runs last, so the workspace ends as it began.
+
+The seeds' per-image counts are also averaged into one answer, the *seed ensemble*, scored beside
+them: what N times the training and N times the inference buy.
+
+DVC's run cache skips no stage with metrics kept in git, so a read-out lever tried at three seeds
+would retrain three encoders. ``--reuse`` first restores each seed's latest experiment (its lock
+file and outputs) into the workspace; `dvc exp run` then reruns only what the change touches.
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from syrac import config, storage
+from syrac.inference.evaluation import prediction_file, scores
 from syrac.method.model import machine
+from syrac.profile import uncached_outputs
 
 SCORES = ("mae", "mse", "spearman")
 
@@ -43,6 +54,10 @@ def summarise(runs: dict[str, dict]) -> dict:
     for name, summary in benchmarks.items():  # the development part of the training split, where it was read
         if all("development" in run["eval"][name] for run in runs.values()):
             summary["development"] = _split_spread({seed: run["eval"][name]["development"] for seed, run in runs.items()})
+        for split, where in (("test", summary), ("development", summary.get("development"))):
+            readings = [run.get("predictions", {}).get(name, {}).get(split) for run in runs.values()]
+            if where is not None and all(readings):
+                where["ensemble"] = seed_ensemble(readings)
     readouts = {split: {name: {readout: _split_spread({seed: run["review_probes"][split][name][readout]
                                                        for seed, run in runs.items()})
                                for readout in first["review_probes"][split][name]}
@@ -58,6 +73,19 @@ def summarise(runs: dict[str, dict]) -> dict:
               for name in first["sparse_scenes"]}
     return {**benchmarks, **({"ablation": ablation} if ablation else {}), **({"readouts": readouts} if readouts else {}),
             "sparse_scenes": sparse}
+
+
+def seed_ensemble(readings: list[list[dict]]) -> dict:
+    """Every seed's per-image counts of one split (rows of ``prediction_file``) -> the scores of their
+    mean, at K and on the own tiling."""
+    by_image = [{row["image"]: row for row in rows} for rows in readings]
+    images = sorted(by_image[0])
+    if any(sorted(rows) != images for rows in by_image):
+        raise ValueError("the seeds counted different images: their predictions cannot be averaged")
+    true = np.array([float(by_image[0][i]["true_count"]) for i in images])
+    mean = {column: np.mean([[float(rows[i][column]) for i in images] for rows in by_image], axis=0)
+            for column in ("predicted_count", "tiled_count")}
+    return {**scores(mean["predicted_count"], true), "seeds": len(readings), "tiling": scores(mean["tiled_count"], true)}
 
 
 def _split_spread(per_seed: dict[str, dict]) -> dict:
@@ -77,10 +105,38 @@ HEADLINE_STAGES = ("evaluate", "review_probes", "sparse_scenes")  # the counter,
 
 def run_seed(seed: int, headline: bool) -> dict:
     """The DAG at ``seed`` as a DVC experiment (up to ``HEADLINE_STAGES`` with ``headline``), then the
-    metrics it wrote."""
+    metrics and the per-image counts it wrote."""
     subprocess.run(["dvc", "exp", "run", "-S", f"seed={seed}", *(HEADLINE_STAGES if headline else ())], check=True)
     names = ("eval", "review_probes", "sparse_scenes") + (() if headline else ("ablation",))
-    return {name: storage.read_json(Path("metrics") / f"{name}.json") for name in names}
+    metrics = {name: storage.read_json(Path("metrics") / f"{name}.json") for name in names}
+    plots = Path("plots/predictions")
+    predictions = {name: {split: storage.read_csv(prediction_file(plots, name, split)) for split in ("test", "development")}
+                   for name in metrics["eval"]
+                   if all(prediction_file(plots, name, split).is_file() for split in ("test", "development"))}
+    return {**metrics, "predictions": predictions}
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], capture_output=True, text=True)
+
+
+def latest_experiment(seed: int) -> str | None:
+    """The git ref of the newest DVC experiment of this repository whose params.yaml says ``seed``."""
+    refs = _git("for-each-ref", "--sort=-committerdate", "--format=%(refname)", "refs/exps").stdout.split()
+    for ref in (r for r in refs if r.count("/") == 4):  # refs/exps/<baseline>/<rest>/<name>: not exec/stash refs
+        shown = _git("show", f"{ref}:params.yaml")
+        if shown.returncode == 0 and (yaml.safe_load(shown.stdout) or {}).get("seed") == seed:
+            return ref
+    return None
+
+
+def restore_experiment(ref: str) -> None:
+    """Put an experiment's lock file and outputs in the workspace, leaving code, params and git's
+    index alone: git restores the uncached outputs, `dvc checkout` the cached ones."""
+    paths = ["dvc.lock", *(p for p in uncached_outputs(Path("dvc.yaml")) if _git("cat-file", "-e", f"{ref}:{p}").returncode == 0)]
+    subprocess.run(["git", "restore", f"--source={ref}", "--worktree", "--", *paths], check=True)
+    if subprocess.run(["dvc", "checkout", "--force"]).returncode != 0:
+        print(f"{ref}: some cached outputs are gone; their stages will rerun", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--headline", action="store_true",
                         help=f"run only up to {' and '.join(HEADLINE_STAGES)}: the counter, not Table 3's baselines")
+    parser.add_argument("--reuse", action="store_true",
+                        help="start each seed from its latest DVC experiment, so only the stages a change touches rerun")
     args = parser.parse_args(argv)
     current = config.load(args.params).seed
     bad = [s for s in args.seeds if not 0 <= s < config.SEED_LIMIT]
@@ -100,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         order.append(current)  # run it too, so the workspace ends at the params file's seed
     runs = {}
     for seed in order:
-        print(f"seed {seed}: dvc exp run -S seed={seed}", file=sys.stderr)
         start = time.perf_counter()
+        ref = latest_experiment(seed) if args.reuse else None
+        if ref:
+            print(f"seed {seed}: from {ref}", file=sys.stderr)
+            restore_experiment(ref)
+        print(f"seed {seed}: dvc exp run -S seed={seed}", file=sys.stderr)
         runs[seed] = run_seed(seed, args.headline)
         print(f"seed {seed}: {(time.perf_counter() - start) / 60:.1f} min", file=sys.stderr)
     storage.write_json(args.out, {**summarise({str(s): runs[s] for s in sorted(args.seeds)}), "machine": machine()})

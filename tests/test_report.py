@@ -84,6 +84,13 @@ def test_sparse_scenes_and_seeds_get_their_tables_when_measured(metrics):
     text = report.tables(metrics)
     assert "| b, own tiling | 11.0 (9.0 to 13.0) | 19.0 (18.0 to 20.0) | 0.650 (0.600 to 0.700) | per image |" in text
     assert "| b, development part | 30.0 (10.0 to 14.0) | 40.0 (20.0 to 22.0) | 0.500 (0.500 to 0.700) | 1, 2 |" in text
+    assert "ensemble" not in text
+    seeds["b"]["development"]["ensemble"] = {"mae": 25.0, "mse": 33.0, "spearman": 0.55, "seeds": 2,
+                                             "tiling": {"mae": 24.0, "mse": 31.0, "spearman": 0.5}}
+    (metrics / "seeds.json").write_text(json.dumps(seeds))
+    text = report.tables(metrics)  # the seeds' counts averaged: one figure, no range
+    assert "| b, development part, ensemble of the 2 seeds | 25.0 | 33.0 | 0.550 | per seed |" in text
+    assert "| b, development part, own tiling, ensemble of the 2 seeds | 24.0 | 31.0 | 0.500 | per image |" in text
 
 
 def test_seeds_compare_every_read_out_on_the_development_part_and_the_test_split(metrics):

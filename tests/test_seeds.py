@@ -1,10 +1,16 @@
 """Seeds as part of the result: each seed's scores, their mean and range, the params file's seed run last."""
 
 import json
+import os
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
-from repo import REPO
+from repo import REPO, dvc, run
+
+from syrac import storage
 
 from syrac import seeds
 
@@ -80,3 +86,59 @@ def test_impossible_seeds_are_refused_before_anything_runs(params, monkeypatch, 
     with pytest.raises(SystemExit) as stop:
         seeds.main(["--seeds", *given])
     assert stop.value.code == 2 and "seeds must be distinct integers" in capsys.readouterr().err
+
+
+def test_the_seed_ensemble_scores_the_mean_of_the_seeds_counts(params, monkeypatch):
+    """Two seeds that err in opposite directions: each is 2 off per image, their mean is exact."""
+    counts = {0: (8.0, 22.0), 1: (12.0, 18.0)}
+
+    def with_predictions(seed: int) -> dict:
+        rows = [{"image": image, "true_count": str(true), "predicted_count": str(count), "tiled_count": str(count + 1),
+                 "tiling": "1"} for image, true, count in zip(("a.jpg", "b.jpg"), (10, 20), counts[seed])]
+        return {**fake_metrics(seed), "predictions": {"b": {"test": rows, "development": rows[::-1]}}}
+
+    monkeypatch.setattr(seeds, "run_seed", lambda seed, _: with_predictions(seed))
+    seeds.main(["--seeds", "0", "1"])
+    result = json.loads((params.parent / "metrics/seeds.json").read_text())
+    for ensemble in (result["b"]["ensemble"], result["b"]["development"]["ensemble"]):
+        assert ensemble["mae"] == 0.0 and ensemble["seeds"] == 2 and ensemble["spearman"] == pytest.approx(1.0)
+        assert ensemble["tiling"]["mae"] == 1.0  # each seed's tiled count is 1 above its count at K
+    with pytest.raises(ValueError, match="different images"):
+        seeds.seed_ensemble([with_predictions(0)["predictions"]["b"]["test"], with_predictions(1)["predictions"]["b"]["test"][:1]])
+
+
+def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(tmp_path, monkeypatch):
+    """A stage with a metric kept in git, which DVC's run cache never restores: after another seed
+    ran, the seed's experiment is put back and `dvc exp run` at that seed finds nothing to do."""
+    (tmp_path / "params.yaml").write_text("seed: 0\n")
+    (tmp_path / "train.py").write_text(textwrap.dedent("""\
+        import json, yaml
+        seed = yaml.safe_load(open("params.yaml"))["seed"]
+        open("model.txt", "w").write(f"weights of seed {seed}")
+        json.dump({"seed": seed}, open("score.json", "w"))
+        open("runs.log", "a").write(f"{seed}\\n")
+        """))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
+        "cmd": f"{sys.executable} train.py", "deps": ["train.py"], "params": ["seed"],
+        "outs": ["model.txt"], "metrics": [{"score.json": {"cache": False}}]}}}))
+    (tmp_path / ".gitignore").write_text("runs.log\n")
+    identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@example.org"}
+    for name, value in {**identity, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}.items():
+        monkeypatch.setenv(name, value)
+    run(["git", "init", "-q"], tmp_path)
+    dvc("init", "-q", cwd=tmp_path)
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", "commit", "-qm", "pipeline"], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for seed in (1, 0):
+        dvc("exp", "run", "-S", f"seed={seed}", cwd=tmp_path)
+    assert (tmp_path / "model.txt").read_text() == "weights of seed 0"
+
+    ref = seeds.latest_experiment(1)
+    assert ref and ref.startswith("refs/exps/") and seeds.latest_experiment(7) is None
+    seeds.restore_experiment(ref)
+    assert (tmp_path / "model.txt").read_text() == "weights of seed 1" and storage.read_json(tmp_path / "score.json") == {"seed": 1}
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["seed"] == 0  # params and code are left alone
+    dvc("exp", "run", "-S", "seed=1", cwd=tmp_path)
+    assert (tmp_path / "runs.log").read_text().split() == ["1", "0"]  # seed 1 was not trained again
