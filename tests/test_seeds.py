@@ -10,9 +10,7 @@ import pytest
 import yaml
 from repo import REPO, dvc, run
 
-from syrac import storage
-
-from syrac import seeds
+from syrac import seeds, storage
 
 
 def split_metrics(seed: int, offset: float = 0.0) -> dict:
