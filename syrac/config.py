@@ -300,7 +300,6 @@ class Probe(Section):
     labels: str = "prompted"  # what the probe is fitted on: the prompted N, or those re-ordered by the rank head
     refined_label_cv: float = 0.4  # rank_refined: spread of the true count assumed around a prompted N
     form: str = "ridge"  # ridge (a penalty chosen by cross-validation, free intercept) | nonnegative (the authors')
-    consistency_weight: float = 0.0  # > 0: also fitted so that each unlabelled photo reads the sum of its 2x2 cells
 
     def validate(self, key: str) -> None:
         _require(len(self.ridge_grid) >= 1 and all(0 <= alpha <= 1e6 for alpha in self.ridge_grid),
@@ -309,7 +308,6 @@ class Probe(Section):
         _require(self.labels in PROBE_LABELS, f"{key}.labels", self.labels, " or ".join(PROBE_LABELS))
         _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
         _require(self.form in PROBE_FORMS, f"{key}.form", self.form, " or ".join(PROBE_FORMS))
-        _within(f"{key}.consistency_weight", self.consistency_weight, 0, 100)
 
 
 AUTO = "auto"  # evaluate.patches: K chosen by the label-free rule among evaluate.sweep
@@ -448,8 +446,6 @@ class Config(Section):
         if self.model.backbone in ENCODER_STAGES:  # an unknown one is reported by Model.validate
             stages = ENCODER_STAGES[self.model.backbone]
             _within("pretrain.frozen_stages", self.pretrain.frozen_stages, 0, stages, f" ({self.model.backbone} has {stages})")
-        _require(self.probe.consistency_weight == 0 or bool(self.pretrain.unlabelled_photos), "probe.consistency_weight",
-                 self.probe.consistency_weight, "0 unless pretrain.unlabelled_photos are declared (the photos it reads)")
         if self.tiling.finest in FINEST_GRIDS:  # another value is reported by Tiling.validate
             grids = list(quadtree_grids(self.tiling.finest))
             _require(set(grids) <= set(self.evaluate.sweep), "tiling.finest", self.tiling.finest,
