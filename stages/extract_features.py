@@ -1,7 +1,6 @@
-"""Stage: frozen-encoder features of the counting set; of every KxK patch of every benchmark image,
-on its test split and on the development part of its training split (the read-out levers are
-adopted on); and of the unlabelled photos (pretrain.unlabelled_photos, whole and 2x2), whose
-self-consistency a read-out may be fitted on."""
+"""Stage: frozen-encoder features of the counting set, and of every KxK patch of every benchmark
+image, on its test split and on the development part of its training split (the read-out levers
+are adopted on)."""
 
 
 import numpy as np
@@ -9,14 +8,12 @@ import numpy as np
 from syrac import config, storage
 from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, MANIFEST, read_manifest
 from syrac.data.counting import LABELS, read_labels
-from syrac.data.datasets import training_images
 from syrac.method.features import extract
 from syrac.method.model import compute_device, load_rank_model, to_device
-from syrac.method.probe import CONSISTENCY_GRIDS
 
 if __name__ == "__main__":
     args = config.stage_paths("model_path", "counting_dir", "bench_root", "train_root", "counting_out", "bench_out",
-                              "development_out", "photos_out")
+                              "development_out")
     cfg = config.load_for_stage()
     model, checkpoint = load_rank_model(args.model_path)
     model = to_device(model, compute_device())
@@ -24,10 +21,6 @@ if __name__ == "__main__":
     names, _ = read_labels(args.counting_dir / LABELS)
     counting = extract(model, [args.counting_dir / name for name in names], (1,), size, "counting set")
     storage.save_npz(args.counting_out, images=np.array(names), features=counting["k1"][:, 0])
-    photos = [path for p in cfg.pretrain.unlabelled_photos for path in training_images(p.format, p.root, p.split)]
-    storage.save_npz(args.photos_out, images=np.array([str(path) for path in photos]),
-                     **(extract(model, photos, CONSISTENCY_GRIDS, size, "unlabelled photos") if photos else
-                        {f"k{k}": np.zeros((0, k * k, model.feature_dim), np.float32) for k in CONSISTENCY_GRIDS}))
     for name in cfg.benchmarks:
         for split, image_dir, manifest, out_root in (("test", args.bench_root / name, MANIFEST, args.bench_out),
                                                      ("development", args.train_root / name, DEVELOPMENT_MANIFEST,

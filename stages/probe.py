@@ -1,6 +1,5 @@
 """Stage: fit the linear probe (params probe.form) on the noisy counting set (its prompted counts, or
-those re-ordered by the rank head: probe.labels), and with probe.consistency_weight on the unlabelled
-photos' self-consistency too; save the self-contained counter."""
+those re-ordered by the rank head: probe.labels); save the self-contained counter."""
 
 
 import numpy as np
@@ -9,18 +8,17 @@ from syrac import config, storage
 from syrac.data.counting import prompted_for
 from syrac.inference.tiling import TilingRule, ceiling_of
 from syrac.method.model import read_model_file, save_counter
-from syrac.method.probe import fit_probe, photo_consistency, probe_targets, rank_head_weights
+from syrac.method.probe import fit_probe, probe_targets, rank_head_weights
 
 if __name__ == "__main__":
-    args = config.stage_paths("rank_path", "features_path", "photos_features", "labels_path", "counter_path", "metrics_path")
+    args = config.stage_paths("rank_path", "features_path", "labels_path", "counter_path", "metrics_path")
     cfg = config.load_for_stage()
     with np.load(args.features_path) as data:
         features, prompted = data["features"], prompted_for(args.labels_path, data["images"])
     rank = read_model_file(args.rank_path)
     weight, bias = rank_head_weights(rank["state_dict"])
     targets = probe_targets(cfg.probe, prompted, features @ weight + bias)
-    consistency = photo_consistency(args.photos_features, cfg.probe.consistency_weight) if cfg.probe.consistency_weight else None
-    probe, report = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, cfg.probe.form, consistency)
+    probe, report = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, cfg.probe.form)
     tiling = TilingRule(ceiling_of(probe, features, prompted), cfg.tiling.finest)
     save_counter(args.counter_path, {**rank, "tiling": tiling.to_bundle()}, probe)
     storage.write_json(args.metrics_path, {**report, "tiling": tiling.to_bundle()})

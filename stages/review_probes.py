@@ -2,8 +2,7 @@
 each fitted on the noisy counting set: the ridge probe and the authors' non-negative,
 intercept-free one, each on the prompted counts and on those re-ordered by the rank head within
 each prompt; a classifier over the prompted counts; the rank head calibrated by a scale and an
-offset; with unlabelled photos declared, each linear one also fitted so that a photo reads the sum of its
-2x2 cells (probe.consistency_weight, else 1). Each counts at the benchmark's K and on its own tiling (its own ceiling), on the test split
+offset. Each counts at the benchmark's K and on its own tiling (its own ceiling), on the test split
 and on the development part of the training split (the read-out levers are adopted on)."""
 
 
@@ -14,11 +13,11 @@ from syrac.data.counting import prompted_for
 from syrac.inference.evaluation import load_features, read_grids, read_split, scores
 from syrac.inference.tiling import TilingRule, ceiling_of
 from syrac.method.model import read_model_file
-from syrac.method.probe import PROBE_FITS, fit_probe, photo_consistency, rank_head_weights, refine_labels
+from syrac.method.probe import PROBE_FITS, fit_probe, rank_head_weights, refine_labels
 from syrac.studies import review
 
 if __name__ == "__main__":
-    args = config.stage_paths("counter_path", "counting_features", "photos_features", "labels_path", "counting_truth", "features_root",
+    args = config.stage_paths("counter_path", "counting_features", "labels_path", "counting_truth", "features_root",
                               "development_root", "truth_root", "train_truth_root", "grids_path", "metrics_path")
     cfg = config.load_for_stage()
     p = cfg.probe
@@ -26,12 +25,8 @@ if __name__ == "__main__":
     features, prompted = cached["features"], prompted_for(args.labels_path, names)
     weight, bias = rank_head_weights(read_model_file(args.counter_path)["state_dict"])
     refined = refine_labels(prompted, features @ weight + bias, p.refined_label_cv)
-    # with unlabelled photos, each linear read-out also fitted so that a photo reads the sum of its 2x2 cells
-    photos = ({"": None, "_consistent": photo_consistency(args.photos_features, p.consistency_weight or 1.0)}
-              if cfg.pretrain.unlabelled_photos else {"": None})
-    readouts = {f"{form}_{labels}{tag}": fit_probe(features, targets, p.ridge_grid, p.folds, cfg.seed, form, rows)[0]
-                for form in PROBE_FITS for labels, targets in (("prompted", prompted), ("rank_refined", refined))
-                for tag, rows in photos.items()}
+    readouts = {f"{form}_{labels}": fit_probe(features, targets, p.ridge_grid, p.folds, cfg.seed, form)[0]
+                for form in PROBE_FITS for labels, targets in (("prompted", prompted), ("rank_refined", refined))}
     readouts["classification"] = review.fit_classifier(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0]
     readouts["rank_head"] = review.RankHeadProbe(weight, bias, features, prompted, p.ridge_grid, p.folds, cfg.seed)
     rules = {r: TilingRule(ceiling_of(model, features, prompted), cfg.tiling.finest) for r, model in readouts.items()}

@@ -8,7 +8,6 @@ is allowed, so a researcher fixes params.yaml in one pass.
 from __future__ import annotations
 
 import argparse
-import atexit
 import dataclasses
 import json
 import math
@@ -59,7 +58,7 @@ def _within(key: str, value, lo: float, hi: float, note: str = "") -> bool:
     return _require(lo <= value <= hi, key, value, f"in [{lo}, {hi}]{note}")
 
 
-_reads: set[str] | None = None  # the params keys a stage reads, while SYRAC_PARAMS_READ records them
+_recording: tuple[Path, set[str]] | None = None  # while SYRAC_PARAMS_READ records: its file and the keys noted
 
 
 class Section:
@@ -69,10 +68,10 @@ class Section:
 
     def __getattribute__(self, name: str):
         value = object.__getattribute__(self, name)
-        if _reads is not None and name in type(self).__dataclass_fields__ and not dataclasses.is_dataclass(value):
+        if _recording is not None and name in type(self).__dataclass_fields__ and not dataclasses.is_dataclass(value):
             prefix = object.__getattribute__(self, "__dict__").get("_key")  # a replace()d copy has none
             if prefix is not None:
-                _reads.add(f"{prefix}.{name}" if prefix else name)
+                _note_read(f"{prefix}.{name}" if prefix else name)
         return value
 
 
@@ -301,7 +300,6 @@ class Probe(Section):
     labels: str = "prompted"  # what the probe is fitted on: the prompted N, or those re-ordered by the rank head
     refined_label_cv: float = 0.4  # rank_refined: spread of the true count assumed around a prompted N
     form: str = "ridge"  # ridge (a penalty chosen by cross-validation, free intercept) | nonnegative (the authors')
-    consistency_weight: float = 0.0  # > 0: also fitted so that each unlabelled photo reads the sum of its 2x2 cells
 
     def validate(self, key: str) -> None:
         _require(len(self.ridge_grid) >= 1 and all(0 <= alpha <= 1e6 for alpha in self.ridge_grid),
@@ -310,7 +308,6 @@ class Probe(Section):
         _require(self.labels in PROBE_LABELS, f"{key}.labels", self.labels, " or ".join(PROBE_LABELS))
         _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
         _require(self.form in PROBE_FORMS, f"{key}.form", self.form, " or ".join(PROBE_FORMS))
-        _within(f"{key}.consistency_weight", self.consistency_weight, 0, 100)
 
 
 AUTO = "auto"  # evaluate.patches: K chosen by the label-free rule among evaluate.sweep
@@ -375,6 +372,14 @@ class Review(Section):
         _within(f"{key}.worst_pairs", self.worst_pairs, 1, 1000)
 
 
+FINEST_GRIDS = (1, 2, 4, 8, 16)  # a quadtree's grids
+
+
+def quadtree_grids(finest: int) -> tuple[int, ...]:
+    """The grids a tiling down to ``finest`` may read: 1, 2, 4, ... up to it."""
+    return tuple(2**level for level in range(finest.bit_length()))
+
+
 @dataclass(frozen=True)
 class Tiling(Section):
     """Each image on its own tiling (syrac/inference/tiling.py): a region read above the counter's
@@ -383,7 +388,8 @@ class Tiling(Section):
     finest: int = 2  # a power of 2; 4 (2x2 cells split again) lost on both training splits: docs/tiling.md
 
     def validate(self, key: str) -> None:
-        _require(self.finest in (1, 2, 4, 8, 16), f"{key}.finest", self.finest, "1, 2, 4, 8 or 16 (a quadtree's grids)")
+        _require(self.finest in FINEST_GRIDS, f"{key}.finest", self.finest,
+                 f"{', '.join(map(str, FINEST_GRIDS[:-1]))} or {FINEST_GRIDS[-1]} (a quadtree's grids)")
 
 
 PEER_DETECTORS = ("hog", "ssd_mobilenet_v2")  # syrac/studies/peers.py
@@ -440,10 +446,8 @@ class Config(Section):
         if self.model.backbone in ENCODER_STAGES:  # an unknown one is reported by Model.validate
             stages = ENCODER_STAGES[self.model.backbone]
             _within("pretrain.frozen_stages", self.pretrain.frozen_stages, 0, stages, f" ({self.model.backbone} has {stages})")
-        _require(self.probe.consistency_weight == 0 or bool(self.pretrain.unlabelled_photos), "probe.consistency_weight",
-                 self.probe.consistency_weight, "0 unless pretrain.unlabelled_photos are declared (the photos it reads)")
-        if self.tiling.finest in (1, 2, 4, 8, 16):  # another value is reported by Tiling.validate
-            grids = [2**level for level in range(self.tiling.finest.bit_length())]
+        if self.tiling.finest in FINEST_GRIDS:  # another value is reported by Tiling.validate
+            grids = list(quadtree_grids(self.tiling.finest))
             _require(set(grids) <= set(self.evaluate.sweep), "tiling.finest", self.tiling.finest,
                      f"a finest grid whose tiling reads only grids in evaluate.sweep {list(self.evaluate.sweep)} "
                      f"(it reads {grids}; their features are the ones extracted)")
@@ -580,14 +584,20 @@ def load_for_stage(path: str | Path = "params.yaml") -> Config:
 
 
 def _record_reads(path: Path) -> None:
-    """From now on note every params key this process reads; at exit append them, with the stage
-    script's name, as one JSON line to ``path``."""
-    global _reads
-    _reads = set()
-    script = Path(sys.argv[0]).name
+    """From now on note every params key this process, and any worker process it forks, reads. Each
+    key is appended to ``path`` as a JSON line when first read (a pool worker's exit runs no atexit
+    hook), after a line that names the stage script."""
+    global _recording
+    _recording = (path, set())
+    _append_reads([])
 
-    def write() -> None:
-        with open(path, "a") as handle:
-            handle.write(json.dumps({"script": script, "argv": sys.argv[1:], "reads": sorted(_reads)}) + "\n")
 
-    atexit.register(write)
+def _note_read(key: str) -> None:
+    if key not in _recording[1]:
+        _recording[1].add(key)
+        _append_reads([key])
+
+
+def _append_reads(keys: list[str]) -> None:
+    with open(_recording[0], "a") as handle:
+        handle.write(json.dumps({"script": Path(sys.argv[0]).name, "argv": sys.argv[1:], "reads": keys}) + "\n")

@@ -35,7 +35,7 @@ import numpy as np
 import yaml
 
 from syrac import config, storage
-from syrac.inference.evaluation import scores
+from syrac.inference.evaluation import prediction_file, scores
 from syrac.method.model import machine
 from syrac.profile import uncached_outputs
 
@@ -81,7 +81,7 @@ def summarise(runs: dict[str, dict]) -> dict:
 
 
 def seed_ensemble(readings: list[list[dict]]) -> dict:
-    """Every seed's per-image counts of one split (rows of ``prediction_path``) -> the scores of their
+    """Every seed's per-image counts of one split (rows of ``prediction_file``) -> the scores of their
     mean, at K and on the own tiling."""
     by_image = [{row["image"]: row for row in rows} for rows in readings]
     images = sorted(by_image[0])
@@ -106,12 +106,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 HEADLINE_STAGES = ("evaluate", "review_probes", "sparse_scenes")  # the counter, the read-outs it is chosen among
-
-
-def prediction_path(benchmark: str, split: str) -> str:
-    """Where ``evaluate`` writes a split's per-image counts: ``<benchmark>.csv`` for the test split,
-    ``<benchmark>_development.csv`` for the development part."""
-    return f"plots/predictions/{benchmark}{'' if split == 'test' else '_' + split}.csv"
+PREDICTIONS_DIR = Path("plots/predictions")  # evaluate's --plots-dir in dvc.yaml
 
 
 def seed_results(read: Callable[[str], str | None], headline: bool) -> dict:
@@ -120,7 +115,7 @@ def seed_results(read: Callable[[str], str | None], headline: bool) -> dict:
     names = ("eval", "review_probes", "sparse_scenes") + (() if headline else ("ablation",))
     metrics = {name: json.loads(read(f"metrics/{name}.json")) for name in names}
     predictions = {name: {split: list(csv.DictReader(io.StringIO(text))) for split in ("test", "development")
-                          if (text := read(prediction_path(name, split))) is not None} for name in metrics["eval"]}
+                          if (text := read(prediction_file(PREDICTIONS_DIR, name, split).as_posix())) is not None} for name in metrics["eval"]}
     return {**metrics, "predictions": predictions}
 
 

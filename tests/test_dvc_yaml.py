@@ -8,6 +8,7 @@ leave the stage's outputs stale."""
 
 import ast
 import json
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 import yaml
 from conftest import PARAMS_READ
 from repo import REPO
+
+from syrac import config
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
@@ -112,7 +115,9 @@ def stage_of(script: str, argv: list[str]) -> str:
 
 def test_every_param_a_stage_reads_is_among_its_params(tiny_repo):
     records = [json.loads(line) for line in (tiny_repo.parent / PARAMS_READ).read_text().splitlines()]
-    stages = {stage_of(r["script"], r["argv"]): r["reads"] for r in records}
+    stages = {}  # each process appends a line per key it reads first; a stage's worker processes too
+    for r in records:
+        stages.setdefault(stage_of(r["script"], r["argv"]), set()).update(r["reads"])
     assert set(stages) == set(STAGES) - {"check"}  # every stage ran and recorded (check reads the whole file)
     for name, reads in stages.items():
         declared = declared_params(STAGES[name])
@@ -120,3 +125,21 @@ def test_every_param_a_stage_reads_is_among_its_params(tiny_repo):
                       if not any(d == "" or key == d or key.startswith((d + ".", d + "[")) for d in declared)]
         assert undeclared == [], f"add these to the params of stage {name} in dvc.yaml"
     assert "pretrain.frozen_stages" in stages["pretrain_intra"]  # the recorder sees reads deep in the library
+
+
+def _read_min_person_px(cfg: config.Config) -> None:
+    assert cfg.world.min_person_px > 0
+
+
+def test_a_param_read_only_in_a_worker_process_is_recorded(tmp_path, monkeypatch):
+    """Stages render images in a pool of forked workers, which exit without atexit hooks."""
+    monkeypatch.setattr(config, "_recording", None)  # restored after the test: no other test records
+    monkeypatch.setenv("SYRAC_PARAMS_READ", str(tmp_path / "reads.jsonl"))
+    cfg = config.load_for_stage(REPO / "params.yaml")
+    cfg.seed  # noqa: B018  (a read in this process)
+    worker = multiprocessing.get_context("fork").Process(target=_read_min_person_px, args=(cfg,))
+    worker.start()
+    worker.join()
+    assert worker.exitcode == 0
+    reads = [key for line in (tmp_path / "reads.jsonl").read_text().splitlines() for key in json.loads(line)["reads"]]
+    assert sorted(reads) == ["seed", "world.min_person_px"]

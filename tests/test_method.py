@@ -106,30 +106,6 @@ def test_the_nonnegative_probe_has_no_intercept_and_no_negative_weight():
     assert ridge.weight[2] < -0.9  # the ridge probe follows the sign
 
 
-@pytest.mark.parametrize("form", ["ridge", "nonnegative"])
-def test_photo_consistency_makes_a_photo_read_the_sum_of_its_cells(form):
-    """Counting-set features whose intercept-like feature 0 is ambiguous: the photos, whose whole image
-    shows it once and whose four cells show it once each, tell the fit that it counts nobody."""
-    from syrac.method.probe import Consistency
-
-    rng = np.random.default_rng(3)
-    people = rng.uniform(0, 50, 120)
-    x = np.column_stack([np.ones(120), people + rng.normal(0, 5, 120), rng.uniform(0, 1, 120)])
-    y = people + 20  # noisy labels that overcount every image by 20
-    cell_people = rng.uniform(0, 20, (40, 4))
-    cells = np.stack([np.ones((40, 4)), cell_people, rng.uniform(0, 1, (40, 4))], axis=-1)
-    whole = np.stack([np.ones(40), cell_people.sum(1), rng.uniform(0, 1, 40)], axis=-1)[:, None]
-    consistency = Consistency.of(whole, cells, weight=1.0)
-    plain, _ = fit_probe(x, y, [0.0], folds=4, seed=0, form=form)
-    fitted, _ = fit_probe(x, y, [0.0], folds=4, seed=0, form=form, consistency=consistency)
-
-    def gap(probe):  # how far a photo's reading is from its cells' sum
-        return np.abs(whole[:, 0] @ probe.weight + probe.bias - (cells @ probe.weight + probe.bias).sum(1)).mean()
-
-    assert gap(fitted) < 0.25 * gap(plain) and gap(plain) > 30
-    assert consistency.differences.shape == (40, 3) and consistency.cells == 4
-
-
 def _params():
     with open("params.yaml") as handle:
         return yaml.safe_load(handle)

@@ -159,10 +159,8 @@ def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
             assert pair["more_count"] > pair["fewer_count"] and pair["more_proxy"] < pair["fewer_proxy"]
         assert (tiny_repo / f"plots/review_ranking/worst_pairs_{bench}.png").stat().st_size > 2000
         for split in ("test", "development"):  # the development part of the training split: where levers are chosen
-            # the tiny profile declares unlabelled photos: each linear read-out also with their self-consistency
-            assert set(probes[split][bench]) == {f"{form}_{labels}{tag}" for form in ("ridge", "nonnegative")
-                                                 for labels in ("prompted", "rank_refined")
-                                                 for tag in ("", "_consistent")} | {"classification", "rank_head"}
+            assert set(probes[split][bench]) == {f"{form}_{labels}" for form in ("ridge", "nonnegative")
+                                                 for labels in ("prompted", "rank_refined")} | {"classification", "rank_head"}
         # the counter's own probe (ridge, prompted labels by default) is the evaluation's, on both splits and tilings
         for split, evaluation in (("test", evaluated[bench]), ("development", evaluated[bench]["development"])):
             own = probes[split][bench]["ridge_prompted"]

@@ -101,6 +101,21 @@ class SplitReading:
                 "tiling": {**scores(self.tiled, self.true), "finest_grid": {str(g): self.finest.count(g) for g in grids}}}
 
 
+PREDICTION_COLUMNS = ["image", "true_count", "predicted_count", "tiled_count", "tiling"]
+
+
+def prediction_file(plots_dir: Path, benchmark: str, split: str) -> Path:
+    """Where ``evaluate`` writes one split's per-image counts: ``<benchmark>.csv`` for the test split
+    (the scatter plot), ``<benchmark>_development.csv`` for the development part."""
+    return plots_dir / (f"{benchmark}.csv" if split == "test" else f"{benchmark}_{split}.csv")
+
+
+def write_predictions(path: Path, reading: SplitReading) -> None:
+    storage.write_csv(path, PREDICTION_COLUMNS, [[i, int(t), round(float(p), 2), round(float(c), 2), d] for i, t, p, c, d
+                                                 in zip(reading.images, reading.true, reading.at_k, reading.tiled,
+                                                        reading.tilings)])
+
+
 def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int, rule: TilingRule) -> SplitReading:
     """Count every image of a split from its cached grid features, at K and on its own tiling
     (``syrac.inference.tiling``), beside its true count."""
@@ -115,11 +130,11 @@ def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int,
 
 
 def benchmark_report(probe: LinearProbe, rule: TilingRule, k: int, test_features: Path, development_features: Path,
-                     truth_dir: Path, train_truth_dir: Path, label_mean: float) -> tuple[dict, SplitReading]:
+                     truth_dir: Path, train_truth_dir: Path, label_mean: float) -> tuple[dict, dict[str, SplitReading]]:
     """One benchmark's evaluation (stage ``evaluate``): the test split at K and on its own tiling,
     two constant answers for reference (the mean noisy label, label-free, and the training split's
     mean true count, which needs labels), and the development part of the training split. Returns
-    the metrics and the test split's reading, image by image."""
+    the metrics and both splits' readings, image by image ({"test": ..., "development": ...})."""
     test = read_split(probe, test_features, truth_dir, k, rule)
     development = read_split(probe, development_features, train_truth_dir, k, rule)
     train_names = [p.name for p in sorted(train_truth_dir.glob("*.json"))]
@@ -127,4 +142,4 @@ def benchmark_report(probe: LinearProbe, rule: TilingRule, k: int, test_features
     constant = {f"{which}_baseline_{metric}": scores(np.full_like(test.true, value), test.true)[metric]
                 for which, value in (("mean_label", label_mean), ("train_mean", train_mean)) for metric in ("mae", "mse")}
     return {**test.summary(rule.grids), **constant, "train_mean_count": train_mean,
-            "development": development.summary(rule.grids)}, test
+            "development": development.summary(rule.grids)}, {"test": test, "development": development}

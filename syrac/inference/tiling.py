@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from syrac.config import quadtree_grids
 from syrac.method.features import patch_boxes
 from syrac.method.model import read_model_file
 from syrac.method.probe import LinearProbe
@@ -46,8 +47,7 @@ class TilingRule:
 
     @property
     def grids(self) -> tuple[int, ...]:
-        """The grids a tiling may read: 1, 2, 4, ... up to ``finest``."""
-        return tuple(2**level for level in range(self.finest.bit_length()))
+        return quadtree_grids(self.finest)
 
 
 def ceiling_of(probe: LinearProbe, features: np.ndarray, prompted: np.ndarray) -> float:

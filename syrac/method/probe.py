@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
@@ -58,53 +57,6 @@ def fit_nonnegative(features: np.ndarray, targets: np.ndarray, _penalty: float =
 PROBE_FITS = {"ridge": fit_ridge, "nonnegative": fit_nonnegative}
 
 
-CONSISTENCY_GRIDS = (1, 2)  # a photo and its 2x2 cells
-
-
-@dataclass(frozen=True)
-class Consistency:
-    """Label-free rows from unlabelled photos: a photo must read the sum of its 2x2 cells. Each row is
-    a photo's whole-image features minus the sum of its cells' (so a linear read-out's reading of it
-    is whole minus cells, with the intercept counted ``1 - cells`` times), wanted at 0."""
-
-    differences: np.ndarray  # photos x D
-    cells: int  # cells per photo (4)
-    weight: float  # 1: the photos' rows weigh as much in all as the counting set's
-
-    @classmethod
-    def of(cls, whole: np.ndarray, cells: np.ndarray, weight: float) -> Consistency:
-        """From whole-image features (photos x 1 x D) and their 2x2 cells' (photos x 4 x D)."""
-        return cls(whole[:, 0].astype(np.float64) - cells.astype(np.float64).sum(1), cells.shape[1], weight)
-
-    def rows(self, n_counting: int) -> tuple[np.ndarray, float]:
-        """The rows scaled so their squared errors weigh ``weight`` times the counting set's, and their
-        intercept coefficient."""
-        scale = math.sqrt(self.weight * n_counting / len(self.differences))
-        return scale * self.differences, scale * (1 - self.cells)
-
-
-def photo_consistency(path: Path, weight: float) -> Consistency:
-    """The consistency rows of the photos ``extract_features`` cached (``data/features/photos.npz``)."""
-    with np.load(path) as cached:
-        return Consistency.of(cached["k1"], cached["k2"], weight)
-
-
-def fit_consistent(features: np.ndarray, targets: np.ndarray, penalty: float, form: str,
-                   consistency: Consistency) -> LinearProbe:
-    """The probe of ``form`` fitted on the counting set and, at once, on the photos' consistency rows
-    (wanted at 0): least squares over both, the ridge penalty on the weights alone."""
-    rows, intercept = consistency.rows(len(targets))
-    x = np.vstack([features.astype(np.float64), rows])
-    y = np.concatenate([targets.astype(np.float64), np.zeros(len(rows))])
-    if form == "nonnegative":
-        return fit_nonnegative(x, y)
-    design = np.hstack([x, np.concatenate([np.ones(len(targets)), np.full(len(rows), intercept)])[:, None]])
-    centred = features - features.mean(0)
-    penalty_diagonal = np.append(np.full(features.shape[1], penalty * (np.trace(centred.T @ centred) / features.shape[1] or 1.0)), 0.0)
-    theta = np.linalg.lstsq(design.T @ design + np.diag(penalty_diagonal), design.T @ y, rcond=None)[0]
-    return LinearProbe(theta[:-1].astype(np.float32), float(theta[-1]))
-
-
 def _unclamped(probe: LinearProbe, features: np.ndarray) -> np.ndarray:
     return features @ probe.weight + probe.bias
 
@@ -125,13 +77,11 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, 
     return errors
 
 
-def fit_probe(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int, form: str = "ridge",
-              consistency: Consistency | None = None) -> tuple[LinearProbe, dict]:
-    """The probe of ``form`` (``PROBE_FITS``), with the photos' ``consistency`` rows when given; a ridge
-    penalty chosen from ``grid`` by cross-validation on the noisy labels (the non-negative fit has
-    none: its cross-validated error is reported alone)."""
-    fit = PROBE_FITS[form] if consistency is None else (
-        lambda x, y, penalty: fit_consistent(x, y, penalty, form, consistency))
+def fit_probe(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int,
+              form: str = "ridge") -> tuple[LinearProbe, dict]:
+    """The probe of ``form`` (``PROBE_FITS``); a ridge penalty chosen from ``grid`` by cross-validation
+    on the noisy labels (the non-negative fit has none: its cross-validated error is reported alone)."""
+    fit = PROBE_FITS[form]
     errors = cross_validate(features, targets, grid if form == "ridge" else (0.0,), folds, seed, fit=fit)
     alpha = min(errors, key=errors.get)
     return fit(features, targets, alpha), {"form": form, "alpha": alpha, "cv_rmse_noisy_labels": errors[alpha],
