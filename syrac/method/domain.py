@@ -13,13 +13,11 @@ Two levers, each behind a parameter of ``pretrain`` (docs/real-photographs.md ha
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm import tqdm
 
-from syrac.method.model import RankCounter, normalise, shuffled_batches
+from syrac.method.model import RankCounter, normalise, train_epoch
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees
 
@@ -43,24 +41,20 @@ def rotation_pretext(model: RankCounter, images: torch.Tensor, epochs: int, batc
     device = next(model.parameters()).device
     classifier = nn.Linear(model.feature_dim, ROTATIONS).to(device)
     optimizer = torch.optim.Adam([*model.encoder.parameters(), *classifier.parameters()], lr=lr)
-    model.train()
+
+    def batch_loss(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        crops = _square_crops(images[batch], generator)
+        turns = torch.randint(0, ROTATIONS, (len(crops),), generator=generator)
+        rotated = torch.stack([torch.rot90(crop, int(turn), dims=(1, 2)) for crop, turn in zip(crops, turns)])
+        with model.autocast():
+            logits = classifier(model.features(normalise(rotated.to(device)))).float()
+        return F.cross_entropy(logits, turns.to(device)), int((logits.argmax(1).cpu() == turns).sum())
+
     history = []
     for epoch in range(1, epochs + 1):
-        losses, correct = [], 0
-        for batch in tqdm(shuffled_batches(len(images), batch_size, generator), desc=f"rotation pretext {epoch}/{epochs}",
-                          unit="batch"):
-            crops = _square_crops(images[batch], generator)
-            turns = torch.randint(0, ROTATIONS, (len(crops),), generator=generator)
-            rotated = torch.stack([torch.rot90(crop, int(turn), dims=(1, 2)) for crop, turn in zip(crops, turns)])
-            with model.autocast():
-                logits = classifier(model.features(normalise(rotated.to(device)))).float()
-            loss = F.cross_entropy(logits, turns.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            correct += int((logits.argmax(1).cpu() == turns).sum())
-        history.append({"rotation_loss": float(np.mean(losses)), "rotation_accuracy": correct / len(images)})
+        loss, accuracy = train_epoch(model, optimizer, len(images), batch_size, generator,
+                                     f"rotation pretext {epoch}/{epochs}", batch_loss)
+        history.append({"rotation_loss": loss, "rotation_accuracy": accuracy})
     return history
 
 

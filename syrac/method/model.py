@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 import torchvision
 from torch import nn
 from torch.nn import functional as F
+from tqdm import tqdm
 
 from syrac.config import BACKBONES, Model
 from syrac.errors import MissingWeightsError, NotAModelError
@@ -197,6 +199,25 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> lis
     if len(batches) > 1 and len(batches[-1]) == 1:
         batches[-2:] = [torch.cat(batches[-2:])]
     return batches
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, n: int, batch_size: int,
+                generator: torch.Generator, desc: str,
+                batch_loss: Callable[[torch.Tensor], tuple[torch.Tensor, int]]) -> tuple[float, float]:
+    """One epoch of any of the project's trainings (rank pre-training, the rotation pretext, the
+    end-to-end regression): ``n`` examples in seeded random batches; ``batch_loss(indices)`` returns
+    the batch's mean loss and how many of its examples the model got right. Returns the epoch's mean
+    loss and share right, both per example."""
+    model.train()
+    total, right = 0.0, 0
+    for batch in tqdm(shuffled_batches(n, batch_size, generator), desc=desc, unit="batch"):
+        loss, hits = batch_loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+        right += hits
+    return total / n, right / n
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:

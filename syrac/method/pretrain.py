@@ -32,9 +32,9 @@ from syrac.method.model import (
     new_model,
     normalise,
     save_torch,
-    shuffled_batches,
     to_batch,
     to_device,
+    train_epoch,
 )
 from syrac.storage import read_image
 
@@ -190,20 +190,15 @@ def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> t
 
     Images are decoded once (``PairSet.images``); each batch is copied to the device as uint8 and
     augmented there, so the data pipeline is a gather and a copy."""
-    model.train()
     device = next(model.parameters()).device
-    losses, correct = [], 0
-    for batch in tqdm(shuffled_batches(len(train), p.batch_size, generator), desc=desc, unit="batch"):
-        both = torch.cat([train.source[batch], train.edit[batch]])
-        images = train.images[both].to(device, non_blocking=True)
+
+    def batch_loss(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        images = train.images[torch.cat([train.source[batch], train.edit[batch]])].to(device, non_blocking=True)
         scores = proxy_counts(model, augment(images, p.brightness, p.flip, generator), device)
-        loss = rank_loss(scores[: len(batch)], scores[len(batch):])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-        correct += int((scores[: len(batch)] > scores[len(batch):]).sum())
-    return float(np.mean(losses)), correct / len(train)
+        source, edit = scores[: len(batch)], scores[len(batch):]
+        return rank_loss(source, edit), int((source > edit).sum())
+
+    return train_epoch(model, optimizer, len(train), p.batch_size, generator, desc, batch_loss)
 
 
 def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = None,

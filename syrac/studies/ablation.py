@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from syrac.config import Config
 from syrac.inference.evaluation import load_features
@@ -37,8 +36,8 @@ from syrac.method.model import (
     RankCounter,
     compute_device,
     new_model,
-    shuffled_batches,
     to_device,
+    train_epoch,
 )
 from syrac.method.pretrain import augment, proxy_counts, seed_everything
 
@@ -82,19 +81,15 @@ def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epo
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
     model.head.attach(optimizer)
     y = torch.tensor(targets / scale, dtype=torch.float32, device=device)
-    history, what = [], "end to end" if start is None else "fine-tune"
-    for epoch in range(1, epochs + 1):
-        model.train()
-        losses = []
-        for batch in tqdm(shuffled_batches(len(y), p.batch_size, generator), desc=f"{what} {epoch}/{epochs}", unit="batch"):
-            batch_images = images[batch].to(device, non_blocking=True)
-            loss = F.mse_loss(proxy_counts(model, augment(batch_images, p.brightness, p.flip, generator), device),
-                              y[batch.to(device)])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item() * len(batch))
-        history.append(math.sqrt(sum(losses) / len(y)) * scale)
+
+    def batch_loss(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        batch_images = images[batch].to(device, non_blocking=True)
+        counts = proxy_counts(model, augment(batch_images, p.brightness, p.flip, generator), device)
+        return F.mse_loss(counts, y[batch.to(device)]), 0
+
+    what = "end to end" if start is None else "fine-tune"
+    history = [math.sqrt(train_epoch(model, optimizer, len(y), p.batch_size, generator, f"{what} {epoch}/{epochs}",
+                                     batch_loss)[0]) * scale for epoch in range(1, epochs + 1)]
     return model.cpu().eval(), {"epochs": epochs, "train_rmse_noisy_labels": history[-1], "train_rmse_by_epoch": history}
 
 
