@@ -102,7 +102,7 @@ def test_a_killed_generation_keeps_every_finished_image_and_makes_only_the_missi
     def two_batches_written():  # then kill the stage in the middle of the run
         return len(list((sd_repo / "checkpoints/counting").glob("*/images/*.jpg"))) >= 4
 
-    interrupt_stage(sd_repo, ["repro", "synthesize_counting"], "stages/synthesize_counting.py", two_batches_written)
+    interrupt_stage(sd_repo, ["repro", "synthesize_counting"], "stages.synthesize_counting", two_batches_written)
     kept = {p.name: p.stat().st_ino for p in (sd_repo / "checkpoints/counting").glob("*/images/*.jpg")}
     assert 4 <= len(kept) < 36
 
@@ -125,7 +125,7 @@ def _free_port() -> int:
 def test_two_accelerate_processes_make_exactly_the_images_of_one(sd_repo):
     """Bit-identical needs the same arithmetic: one CPU thread per process in both runs (accelerate
     would otherwise give each of its processes half the threads, and sums would be ordered differently)."""
-    args = ["stages/synthesize_pairs.py"]
+    args = ["-m", "stages.synthesize_pairs"]  # as dvc.yaml runs it
     outputs = {}
     for name, launcher in (("one", [sys.executable]),
                            ("two", [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",

@@ -10,6 +10,9 @@ import ast
 import json
 import multiprocessing
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,10 +55,15 @@ def code_of(script: Path) -> set[Path]:
     return seen
 
 
+def script_of(stage: dict) -> Path:
+    """The stage script that a cmd runs (``python -m stages.<name>``, or the launcher's ``-m``)."""
+    [module] = re.findall(r"-m stages\.(\w+)", stage["cmd"])
+    return REPO / "stages" / f"{module}.py"
+
+
 def uncovered(stage: dict) -> list[str]:
-    [script] = re.findall(r"stages/\w+\.py", stage["cmd"])
     deps = [REPO / dep for dep in stage["deps"]]
-    return sorted(str(path.relative_to(REPO)) for path in code_of(REPO / script)
+    return sorted(str(path.relative_to(REPO)) for path in code_of(script_of(stage)) | {REPO / "stages/__init__.py"}
                   if not any(path == dep or dep in path.parents for dep in deps))
 
 
@@ -69,6 +77,20 @@ def test_the_import_walk_follows_modules_through_the_library():
     reached = {str(p.relative_to(REPO)) for p in code_of(REPO / "stages/evaluate.py")}
     assert {"stages/evaluate.py", "syrac/inference/evaluation.py", "syrac/method/probe.py", "syrac/storage.py",
             "syrac/method/__init__.py"} <= reached
+
+
+def test_a_stage_runs_the_syrac_of_its_own_checkout(tmp_path):
+    """A queued or ``--temp`` `dvc exp run` works in a copy of the repository. Run as dvc.yaml runs it,
+    a stage imports that copy's syrac; run by its path, it would import the installed one (an editable
+    install points at the original checkout), whose code may differ from the deps DVC hashed."""
+    for name in ("stages", "syrac"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    (tmp_path / "syrac/__init__.py").write_text("raise SystemExit(7)  # this copy's syrac was imported\n")
+    [module] = re.findall(r"-m (stages\.\w+)", STAGES["evaluate"]["cmd"])
+    as_dvc_runs_it = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, capture_output=True)
+    by_path = subprocess.run([sys.executable, "stages/evaluate.py", "--help"], cwd=tmp_path, capture_output=True)
+    assert as_dvc_runs_it.returncode == 7
+    assert by_path.returncode != 7
 
 
 def cmd_paths(stage: dict) -> dict[str, str]:
@@ -108,7 +130,7 @@ def declared_params(stage: dict) -> list[str]:
 def stage_of(script: str, argv: list[str]) -> str:
     """The stage whose cmd runs ``script`` with these arguments (end_to_end.py serves two stages)."""
     matches = [name for name, stage in STAGES.items()
-               if f"stages/{script}" in stage["cmd"] and str(stage["cmd"]).split()[-len(argv):] == argv]
+               if script_of(stage).name == script and str(stage["cmd"]).split()[-len(argv):] == argv]
     assert len(matches) == 1, (script, argv, matches)
     return matches[0]
 

@@ -227,7 +227,7 @@ def test_pretraining_killed_mid_run_resumes_to_identical_results(tiny_repo, sig)
     clean_model = (tiny_repo / "models/rank.pt").read_bytes()
     checkpoint = tiny_repo / "checkpoints/pretrain.pt"
     # epoch 1 finished (its checkpoint exists): kill the stage during epoch 2
-    interrupt_stage(tiny_repo, ["repro", "--force", "--single-item", "pretrain"], "stages/pretrain.py",
+    interrupt_stage(tiny_repo, ["repro", "--force", "--single-item", "pretrain"], "stages.pretrain",
                     checkpoint.exists, sig)
     assert not (tiny_repo / "models/rank.pt").exists()  # no half-written model mistaken for a finished one
 
