@@ -1,6 +1,6 @@
 """Label-free ways to fit the encoder to unlabelled crowd images around rank pre-training.
 
-Two levers, each behind a parameter of ``pretrain`` (docs/real-photographs.md has their figures):
+Two levers, each behind a parameter of ``pretrain`` (docs/real-history.md has their figures):
 
 * ``self_supervised_epochs``: a stand-in for ImageNet initialisation that needs no download and no
   label. Before rank pre-training, the encoder learns to tell which of four right-angle rotations
