@@ -61,8 +61,8 @@ def summarise(runs: dict[str, dict]) -> dict:
             summary["development"] = _split_spread({seed: run["eval"][name]["development"] for seed, run in runs.items()})
         for split, where in (("test", summary), ("development", summary.get("development"))):
             readings = [run.get("predictions", {}).get(name, {}).get(split) for run in runs.values()]
-            if where is not None and all(readings):
-                where["ensemble"] = seed_ensemble(readings)
+            if where is not None and all(readings) and (ensemble := seed_ensemble(readings)) is not None:
+                where["ensemble"] = ensemble
     readouts = {split: {name: {readout: _split_spread({seed: run["review_probes"][split][name][readout]
                                                        for seed, run in runs.items()})
                                for readout in first["review_probes"][split][name]}
@@ -80,13 +80,15 @@ def summarise(runs: dict[str, dict]) -> dict:
             "sparse_scenes": sparse}
 
 
-def seed_ensemble(readings: list[list[dict]]) -> dict:
+def seed_ensemble(readings: list[list[dict]]) -> dict | None:
     """Every seed's per-image counts of one split (rows of ``prediction_file``) -> the scores of their
-    mean, at K and on the own tiling."""
+    mean, at K and on the own tiling; None where the seeds did not count the same images (a simulated
+    benchmark is redrawn at each seed: same file names, other scenes, other true counts)."""
     by_image = [{row["image"]: row for row in rows} for rows in readings]
     images = sorted(by_image[0])
-    if any(sorted(rows) != images for rows in by_image):
-        raise ValueError("the seeds counted different images: their predictions cannot be averaged")
+    if any(sorted(rows) != images or any(rows[i]["true_count"] != by_image[0][i]["true_count"] for i in images)
+           for rows in by_image):
+        return None
     true = np.array([float(by_image[0][i]["true_count"]) for i in images])
     mean = {column: np.mean([[float(rows[i][column]) for i in images] for rows in by_image], axis=0)
             for column in ("predicted_count", "tiled_count")}

@@ -102,8 +102,22 @@ def test_the_seed_ensemble_scores_the_mean_of_the_seeds_counts(params, monkeypat
     for ensemble in (result["b"]["ensemble"], result["b"]["development"]["ensemble"]):
         assert ensemble["mae"] == 0.0 and ensemble["seeds"] == 2 and ensemble["spearman"] == pytest.approx(1.0)
         assert ensemble["tiling"]["mae"] == 1.0  # each seed's tiled count is 1 above its count at K
-    with pytest.raises(ValueError, match="different images"):
-        seeds.seed_ensemble([with_predictions(0)["predictions"]["b"]["test"], with_predictions(1)["predictions"]["b"]["test"][:1]])
+    one, other = with_predictions(0)["predictions"]["b"]["test"], with_predictions(1)["predictions"]["b"]["test"]
+    assert seeds.seed_ensemble([one, other[:1]]) is None  # not the same images
+    redrawn = [{**row, "true_count": str(int(row["true_count"]) + 3)} for row in other]  # a simulator's new scene
+    assert seeds.seed_ensemble([one, redrawn]) is None
+
+
+def test_no_ensemble_where_each_seed_counted_other_scenes(params, monkeypatch):
+    """A simulated benchmark is redrawn at each seed under the same file names: averaging its counts
+    image by image would mix scenes, so the summary has no ensemble there."""
+    def with_predictions(seed: int) -> dict:
+        rows = [{"image": "a.jpg", "true_count": str(10 + seed), "predicted_count": "10", "tiled_count": "10", "tiling": "1"}]
+        return {**fake_metrics(seed), "predictions": {"b": {"test": rows}}}
+
+    monkeypatch.setattr(seeds, "run_seed", lambda seed, _: with_predictions(seed))
+    seeds.main(["--seeds", "0", "1"])
+    assert "ensemble" not in json.loads((params.parent / "metrics/seeds.json").read_text())["b"]
 
 
 def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(tmp_path, monkeypatch):
