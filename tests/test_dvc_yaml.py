@@ -86,9 +86,10 @@ def test_a_stage_runs_the_syrac_of_its_own_checkout(tmp_path):
     for name in ("stages", "syrac"):
         shutil.copytree(REPO / name, tmp_path / name)
     (tmp_path / "syrac/__init__.py").write_text("raise SystemExit(7)  # this copy's syrac was imported\n")
-    [module] = re.findall(r"-m (stages\.\w+)", STAGES["evaluate"]["cmd"])
-    as_dvc_runs_it = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, capture_output=True)
-    by_path = subprocess.run([sys.executable, "stages/evaluate.py", "--help"], cwd=tmp_path, capture_output=True)
+    script = script_of(STAGES["evaluate"]).relative_to(REPO)
+    as_dvc_runs_it = subprocess.run([sys.executable, "-m", f"stages.{script.stem}", "--help"], cwd=tmp_path,
+                                    capture_output=True)
+    by_path = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True)
     assert as_dvc_runs_it.returncode == 7
     assert by_path.returncode != 7
 
