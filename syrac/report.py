@@ -140,9 +140,9 @@ def headline_tables(metrics_dir: Path) -> str:
     """The seed spread first (a result is its mean over seeds), then one run's Table 1 and sparse scenes:
     the README's view of a profile's results."""
     names = list(read_json(metrics_dir / "eval.json"))
-    spread = _seed_spread(metrics_dir, names)
-    caption = "One seed (the committed run) in full" if spread else "Counting"
-    return spread + ("\n" if spread else "") + _counting_table(metrics_dir, caption) + _read_outs(metrics_dir, names)
+    seed_tables = _seed_spread(metrics_dir, names)
+    caption = "One seed (the committed run) in full" if seed_tables else "Counting"
+    return seed_tables + ("\n" if seed_tables else "") + _counting_table(metrics_dir, caption) + _read_outs(metrics_dir, names)
 
 
 def tables(metrics_dir: Path) -> str:
@@ -184,8 +184,8 @@ def tables(metrics_dir: Path) -> str:
             f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
             f"Pre-training ablation, same probe and patches ({grids}) "
             f"(Table 3):\n\n{strategies}\n\n{notes}\n")
-    spread = _seed_spread(metrics_dir, names)
-    text += ("\n" if spread else "") + spread + _read_outs(metrics_dir, names)
+    seed_tables = _seed_spread(metrics_dir, names)
+    text += ("\n" if seed_tables else "") + seed_tables + _read_outs(metrics_dir, names)
     if (metrics_dir / "label_noise.json").is_file():
         study = read_json(metrics_dir / "label_noise.json")
         compared = ("synthetic_rank", "no_pretraining")
@@ -211,7 +211,7 @@ def sparse_scenes_table(sparse: dict) -> str:
             + _table(["benchmark"] + [f"{g} heads" for g in groups], rows))
 
 
-def _spread(s: dict, score: str, digits: int = 1) -> str:
+def spread(s: dict, score: str, digits: int = 1) -> str:
     """One score over seeds as "mean (min to max)" (``syrac.seeds.aggregate``'s summary)."""
     return f"{s['mean'][score]:.{digits}f} ({s['min'][score]:.{digits}f} to {s['max'][score]:.{digits}f})"
 
@@ -221,7 +221,7 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
     runs = list(seeds[names[0]]["seeds"])
 
     def row(label: str, s: dict, grids: str) -> list[str]:
-        return [label, _spread(s, "mae"), _spread(s, "mse"), _spread(s, "spearman", 3), grids]
+        return [label, spread(s, "mae"), spread(s, "mse"), spread(s, "spearman", 3), grids]
 
     def ensemble_row(label: str, e: dict, grids: str) -> list[str]:
         return [f"{label}, ensemble of the {len(runs)} seeds", f"{e['mae']:.1f}", f"{e['mse']:.1f}", f"{e['spearman']:.3f}",
@@ -265,7 +265,7 @@ def seeds_readouts_table(seeds: dict, names: list[str]) -> str:
     readouts = seeds["readouts"]
     runs = ", ".join(seeds[names[0]]["seeds"])
     columns = [(split, n, tiled) for n in names for split in ("development", "test") for tiled in (False, True)]
-    rows = [[readout_name(r)] + [_spread(readouts[split][n][r]["tiling"] if tiled else readouts[split][n][r], "mae")
+    rows = [[readout_name(r)] + [spread(readouts[split][n][r]["tiling"] if tiled else readouts[split][n][r], "mae")
                                  for split, n, tiled in columns]
             for r in readouts["development"][names[0]]]
     header = [f"{_short(n)} {'dev' if split == 'development' else 'test'} {'own tiling' if tiled else 'K'}"
@@ -277,7 +277,7 @@ def seeds_readouts_table(seeds: dict, names: list[str]) -> str:
 
 def seeds_ablation_table(seeds: dict, names: list[str]) -> str:
     """Table 3 at every seed: each pre-training strategy's MAE, mean and range per benchmark."""
-    rows = [[STRATEGY_NAMES.get(strategy, strategy)] + [_spread(row[n], "mae") for n in names]
+    rows = [[STRATEGY_NAMES.get(strategy, strategy)] + [spread(row[n], "mae") for n in names]
             for strategy, row in seeds["ablation"].items()]
     runs = ", ".join(seeds[names[0]]["seeds"])
     return (f"Table 3 at seeds {runs}, same probe and patches per seed (MAE mean, in brackets the range):\n\n"
