@@ -5,16 +5,15 @@ the readings around them quote figures by hand. Each sentence below is built fro
 quotes, so a rerun that moves a figure fails here until the reading is rewritten for it.
 """
 
-import json
-
 import pytest
 from repo import REPO
 
 from syrac.report import spread
+from syrac.storage import read_json
 
 
 def metrics(name: str) -> dict:
-    return json.loads((REPO / "metrics" / f"{name}.json").read_text())
+    return read_json(REPO / "metrics" / f"{name}.json")
 
 
 def page(name: str) -> str:
@@ -47,7 +46,7 @@ def embedded_quotes() -> list[str]:
 
 def tiling_quotes() -> list[str]:
     """docs/tiling.md: the embedded counter's table and the real profile's three seeds."""
-    ev, probe, seeds = metrics("eval"), metrics("probe"), json.loads((REPO / "metrics/real/seeds.json").read_text())
+    ev, probe, seeds = metrics("eval"), metrics("probe"), metrics("real/seeds")
     s, d = ev["sim_sparse"], ev["sim_dense"]
 
     def read_whole(bench: dict) -> str:
