@@ -259,6 +259,9 @@ class Model(Section):
                  f"{key}.input_size", list(self.input_size), f"[height, width], each in [32, {MAX_SIDE}]")
 
 
+AUGMENTATIONS = ("paper", "authors")  # syrac.method.augment
+
+
 @dataclass(frozen=True)
 class Pretrain(Section):
     epochs: int
@@ -275,6 +278,7 @@ class Pretrain(Section):
     self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.method.domain)
     adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
     frozen_stages: int = 0  # the encoder's first stages kept as initialised during rank pre-training
+    augmentations: str = "paper"  # paper: flips and brightness | authors: their released code's set on top
 
     def validate(self, key: str) -> None:
         _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)
@@ -287,6 +291,8 @@ class Pretrain(Section):
         _require(0 < self.lr <= 1, f"{key}.lr", self.lr, "in (0, 1] (Adam's useful rates lie far below 1)")
         _require(0 < self.holdout_fraction < 1, f"{key}.holdout_fraction", self.holdout_fraction, "in (0, 1)")
         _require(0 <= self.brightness < 1, f"{key}.brightness", self.brightness, "in [0, 1)")
+        _require(self.augmentations in AUGMENTATIONS, f"{key}.augmentations", self.augmentations,
+                 " or ".join(AUGMENTATIONS))
 
 
 PROBE_LABELS = ("prompted", "rank_refined")

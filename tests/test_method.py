@@ -8,9 +8,10 @@ import torch
 import yaml
 
 from syrac import config
+from syrac.method.augment import augment, blur, rotate_hue, zoom_out
 from syrac.method.features import patch_boxes
 from syrac.method.model import NonNegativeLinear, RankCounter, build_encoder, encoder_stages
-from syrac.method.pretrain import augment, rank_loss
+from syrac.method.pretrain import rank_loss
 from syrac.method.probe import LinearProbe, fit_probe, fit_ridge
 
 
@@ -68,6 +69,46 @@ def test_augment_flips_and_scales_brightness_within_bounds():
     assert 10 < flipped.sum() < 54  # about half flipped
     ratio = out.sum((1, 2, 3)) / torch.where(flipped.view(-1, 1, 1, 1), base.flip(-1), base).sum((1, 2, 3))
     assert ((ratio > 0.79) & (ratio < 1.21)).all()
+
+
+def test_authors_augmentations_draw_for_each_image_and_repeat_with_the_seed():
+    images = torch.randint(0, 256, (1, 3, 16, 16), dtype=torch.uint8).expand(32, -1, -1, -1)  # one image 32 times
+    out = augment(images, 0.2, True, torch.Generator().manual_seed(0), "authors")
+    again = augment(images, 0.2, True, torch.Generator().manual_seed(0), "authors")
+    paper = augment(images, 0.2, True, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again) and out.min() >= 0 and out.max() <= 1
+    assert len({tuple(image.flatten().tolist()) for image in out}) == 32  # no two copies drawn alike
+    assert (out - paper).abs().mean() > 0.02  # the authors' set adds to the paper's
+
+
+def test_zoom_out_shrinks_each_image_onto_black_by_at_most_the_share():
+    white = torch.ones(200, 3, 40, 40)
+    kept = (zoom_out(white, 0.3, torch.Generator().manual_seed(0)) > 0.5).float().mean((1, 2, 3))
+    assert kept.min() >= 0.7**2 - 0.05 and kept.max() <= 1 and kept.mean() < 0.9  # side factor in [0.7, 1]
+
+
+def test_hue_rotation_keeps_greys_and_luma_and_blur_keeps_flat_images():
+    generator = torch.Generator().manual_seed(0)
+    grey = torch.full((8, 3, 4, 4), 0.4)
+    assert torch.allclose(rotate_hue(grey, 0.075, generator), grey, atol=1e-5)
+    colour = torch.rand(8, 3, 4, 4, generator=generator)
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    rotated = rotate_hue(colour, 0.075, generator)
+    assert torch.allclose((rotated * luma).sum(1), (colour * luma).sum(1), atol=1e-5)
+    assert (rotated - colour).abs().amax() > 0.01
+    assert torch.allclose(blur(grey, 0.5, 1.0, generator), grey, atol=1e-6)
+    stripes = torch.zeros(100, 1, 4, 4)
+    stripes[..., ::2] = 1
+    blurred = (blur(stripes, 0.5, 0.5, generator) != stripes).flatten(1).any(1)
+    assert 30 < blurred.sum() < 70  # about half the images
+
+
+def test_an_unknown_augmentation_set_is_refused_by_name():
+    with open("params.yaml") as handle:
+        params = yaml.safe_load(handle)
+    params["pretrain"]["augmentations"] = "heavy"
+    with pytest.raises(config.ConfigError, match="pretrain.augmentations"):
+        config.from_dict(params)
 
 
 def test_ridge_probe_recovers_a_linear_count_and_sums_clipped_patches():

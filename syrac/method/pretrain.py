@@ -23,6 +23,7 @@ from tqdm import tqdm
 from syrac import storage
 from syrac.config import Config
 from syrac.data.datasets import training_images
+from syrac.method.augment import augment
 from syrac.method.domain import adapt_batch_norm, rotation_pretext
 from syrac.method.envelope import Envelope, fit_envelope
 from syrac.method.features import encode, load_resized, resize
@@ -120,22 +121,6 @@ def rank_loss(c_source: torch.Tensor, c_edit: torch.Tensor) -> torch.Tensor:
     return F.softplus(c_edit - c_source).mean()
 
 
-def augment(images: torch.Tensor, brightness: float, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Independent random horizontal flips and brightness factors per image; uint8 -> [0, 1].
-
-    The draws come from the CPU ``generator`` whatever the images' device, so they do not depend on it.
-    """
-    x = images.float() / 255.0
-    n = x.shape[0]
-    if flip:
-        flipped = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-        x = torch.where(flipped.view(n, 1, 1, 1), x.flip(-1), x)
-    if brightness > 0:
-        factor = (1.0 + (torch.rand(n, generator=generator) * 2 - 1) * brightness).to(x.device)
-        x = (x * factor.view(n, 1, 1, 1)).clamp(0, 1)
-    return x
-
-
 def proxy_counts(model: RankCounter, images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Proxy counts of a uint8 or [0, 1] batch, on ``device`` in the model's precision."""
     with model.autocast():
@@ -194,7 +179,7 @@ def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> t
 
     def batch_loss(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
         images = train.images[torch.cat([train.source[batch], train.edit[batch]])].to(device, non_blocking=True)
-        scores = proxy_counts(model, augment(images, p.brightness, p.flip, generator), device)
+        scores = proxy_counts(model, augment(images, p.brightness, p.flip, generator, p.augmentations), device)
         source, edit = scores[: len(batch)], scores[len(batch):]
         return rank_loss(source, edit), int((source > edit).sum())
 

@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from syrac.config import Config
 from syrac.inference.evaluation import load_features
 from syrac.method import lite0
+from syrac.method.augment import augment
 from syrac.method.features import extract
 from syrac.method.model import (
     RankCounter,
@@ -39,7 +40,7 @@ from syrac.method.model import (
     to_device,
     train_epoch,
 )
-from syrac.method.pretrain import augment, proxy_counts, seed_everything
+from syrac.method.pretrain import proxy_counts, seed_everything
 
 
 def init_strategy(cfg: Config) -> str:
@@ -84,12 +85,14 @@ def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epo
 
     def batch_loss(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
         batch_images = images[batch].to(device, non_blocking=True)
-        counts = proxy_counts(model, augment(batch_images, p.brightness, p.flip, generator), device)
+        counts = proxy_counts(model, augment(batch_images, p.brightness, p.flip, generator, p.augmentations), device)
         return F.mse_loss(counts, y[batch.to(device)]), 0
 
     what = "end to end" if start is None else "fine-tune"
-    history = [math.sqrt(train_epoch(model, optimizer, len(y), p.batch_size, generator, f"{what} {epoch}/{epochs}",
-                                     batch_loss)[0]) * scale for epoch in range(1, epochs + 1)]
+    history = []
+    for epoch in range(1, epochs + 1):
+        mean_loss, _ = train_epoch(model, optimizer, len(y), p.batch_size, generator, f"{what} {epoch}/{epochs}", batch_loss)
+        history.append(math.sqrt(mean_loss) * scale)
     return model.cpu().eval(), {"epochs": epochs, "train_rmse_noisy_labels": history[-1], "train_rmse_by_epoch": history}
 
 
