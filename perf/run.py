@@ -46,7 +46,8 @@ import random_pipeline  # noqa: E402
 
 from syrac.method.features import image_patches  # noqa: E402
 from syrac.method.model import RankCounter, build_encoder, compute_device, normalise, to_batch, to_device  # noqa: E402
-from syrac.method.pretrain import augment, rank_loss  # noqa: E402
+from syrac.method.augment import augment  # noqa: E402
+from syrac.method.pretrain import rank_loss  # noqa: E402
 
 DEVICE = compute_device()
 GPU = DEVICE.type == "cuda"
@@ -273,8 +274,12 @@ def bench_pretrain(steps: int, batch: int) -> dict:
                 seconds = time.perf_counter() - start
             results[name] = {"pairs_per_s": steps * batch / seconds, "data_wait_share": waited / seconds,
                              "gpu_utilisation": busy.mean}
+        on_device = cached.to(DEVICE)
+        augment_s = {name: _timed(lambda: augment(on_device, 0.2, True, generator, name), steps)
+                     for name in ("paper", "authors")}
     return {"input_size": list(size), "batch_pairs": batch, "steps": steps, **results,
-            "speedup": results["project"]["pairs_per_s"] / results["plain_fp32"]["pairs_per_s"]}
+            "speedup": results["project"]["pairs_per_s"] / results["plain_fp32"]["pairs_per_s"],
+            "augment_s_per_step": augment_s}
 
 
 def bench_inference(images: int, k: int) -> dict:
@@ -379,6 +384,11 @@ def table(results: dict) -> str:
         rows.append((f"ResNet-50 rank pre-training {r['input_size'][0]}x{r['input_size'][1]} (pairs/s)",
                      f"project ({pipeline(r['project'])})", r["project"]["pairs_per_s"],
                      f"plain fp32 ({pipeline(r['plain_fp32'])})", r["plain_fp32"]["pairs_per_s"], r["speedup"]))
+        if "augment_s_per_step" in r:
+            cost = r["augment_s_per_step"]
+            rows.append((f"augmenting one step's {2 * r['batch_pairs']} images (ms)", "authors' set (`authors`)",
+                         1000 * cost["authors"], "flips and brightness (`paper`)", 1000 * cost["paper"],
+                         cost["authors"] / cost["paper"]))
     if "inference" in results:
         r = results["inference"]
         rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",

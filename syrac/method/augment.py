@@ -2,8 +2,9 @@
 
 ``paper``: the paper's horizontal flips and brightness jitter. ``authors``: the set of the authors'
 released (TensorFlow) code on top of them: zoom-out with black fill, blur, colour, contrast and pixel
-noise, at their published strengths (``AUTHORS``), not tuned here. Every draw comes from a CPU
-generator whatever the images' device, so a seed gives the same images on any device.
+noise, at their published strengths (``AUTHORS``), not tuned here. Every draw but the pixel noise
+comes from a CPU generator whatever the images' device; the noise comes from a generator on the
+images' device seeded from it, so a seed repeats its images on a device.
 """
 
 from __future__ import annotations
@@ -87,8 +88,11 @@ def authors_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     x = blur(x, strengths.blur_sigma, strengths.blur_probability, generator)
     x = rotate_hue(x, strengths.hue, generator)
     x = jitter_contrast(x, strengths.contrast, generator)
-    noise = (torch.rand(x.shape, generator=generator) * 2 - 1) * strengths.noise
-    return (x + noise.to(x.device)).clamp(0, 1)
+    # A full image of noise per image is too much to draw on the CPU and copy over for a GPU batch, so
+    # it comes from a generator on the images' device, seeded from the CPU one.
+    on_device = torch.Generator(x.device).manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+    noise = (torch.rand(x.shape, generator=on_device, device=x.device, dtype=x.dtype) * 2 - 1) * strengths.noise
+    return (x + noise).clamp(0, 1)
 
 
 def augment(images: torch.Tensor, brightness: float, flip: bool, generator: torch.Generator,
