@@ -44,9 +44,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the ra
 
 import random_pipeline  # noqa: E402
 
+from syrac.method.augment import augment  # noqa: E402
 from syrac.method.features import image_patches  # noqa: E402
 from syrac.method.model import RankCounter, build_encoder, compute_device, normalise, to_batch, to_device  # noqa: E402
-from syrac.method.augment import augment  # noqa: E402
 from syrac.method.pretrain import rank_loss  # noqa: E402
 
 DEVICE = compute_device()
