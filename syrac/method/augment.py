@@ -53,14 +53,16 @@ def zoom_out(x: torch.Tensor, most: float, generator: torch.Generator) -> torch.
 
 
 def blur(x: torch.Tensor, sigma: float, probability: float, generator: torch.Generator) -> torch.Tensor:
-    """A 3x3 Gaussian blur of ``sigma`` on a random ``probability`` share of the images."""
-    chosen = (torch.rand(x.shape[0], generator=generator) < probability).to(x.device)
+    """A 3x3 Gaussian blur of ``sigma`` on a random ``probability`` share of the images.
+
+    Only the chosen images are convolved; their indices are found on the CPU, so a GPU never waits."""
+    chosen = (torch.rand(x.shape[0], generator=generator) < probability).nonzero().squeeze(1).to(x.device)
     taps = torch.exp(-torch.tensor([1.0, 0.0, 1.0]) / (2 * sigma**2))
     kernel = torch.outer(taps, taps) / taps.sum() ** 2
     channels = x.shape[1]
     weight = kernel.expand(channels, 1, 3, 3).to(x.device, x.dtype)
-    blurred = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), weight, groups=channels)
-    return torch.where(chosen.view(-1, 1, 1, 1), blurred, x)
+    blurred = F.conv2d(F.pad(x[chosen], (1, 1, 1, 1), mode="replicate"), weight, groups=channels)
+    return x.index_copy(0, chosen, blurred)
 
 
 def rotate_hue(x: torch.Tensor, most: float, generator: torch.Generator) -> torch.Tensor:
