@@ -1,6 +1,7 @@
 """Stage: frozen-encoder features of the counting set, and of every KxK patch of every benchmark
 image, on its test split and on the development part of its training split (the read-out levers
-are adopted on)."""
+are adopted on), where each image's four half-size copies side by side are read too (the label-free
+check of count scale, syrac.inference.evaluation.zoom_ratios)."""
 
 
 import numpy as np
@@ -26,5 +27,6 @@ if __name__ == "__main__":
                                                      ("development", args.train_root / name, DEVELOPMENT_MANIFEST,
                                                       args.development_out)):
             names, paths = read_manifest(image_dir, manifest)
-            grids = extract(model, paths, cfg.evaluate.extracted, size, f"benchmark {name} ({split})")
+            grids = extract(model, paths, cfg.evaluate.extracted, size, f"benchmark {name} ({split})",
+                            mosaic=split == "development")
             storage.save_npz(out_root / f"{name}.npz", images=np.array(names), **grids)

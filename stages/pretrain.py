@@ -1,5 +1,5 @@
 """Stage: Siamese rank pre-training on the synthetic pairs (and nested crops of any unlabelled
-photos declared), logged with DVCLive; the model file also carries the envelope of what it was
+photos declared, and the scale relations where pretrain.scale_relations > 0), logged with DVCLive; the model file also carries the envelope of what it was
 trained on, which `syrac count` holds each image against."""
 
 
@@ -7,7 +7,7 @@ from dvclive import Live
 
 from syrac import config, storage
 from syrac.method.model import machine, save_rank_model
-from syrac.method.pretrain import load_pairs, photo_pairs, pretrain, training_envelope
+from syrac.method.pretrain import load_pairs, photo_pairs, pretrain, relation_images, training_envelope
 
 if __name__ == "__main__":
     args = config.stage_paths("pairs_dir", "model_path", "metrics_path", "live_dir", "checkpoint")
@@ -20,7 +20,7 @@ if __name__ == "__main__":
             live.next_step()
 
         photos = photo_pairs(cfg)
-        model, summary = pretrain(cfg, pairs, log, args.checkpoint, photos)
+        model, summary = pretrain(cfg, pairs, log, args.checkpoint, photos, relation_images(cfg, args.pairs_dir))
     envelope = training_envelope(model, pairs, photos, cfg.seed)
     save_rank_model(args.model_path, model, cfg.model.backbone, cfg.model.input_size,
                     {"best_epoch": summary["best_epoch"], "envelope": envelope.to_bundle()})

@@ -260,6 +260,7 @@ class Model(Section):
 
 
 AUGMENTATIONS = ("paper", "authors")  # syrac.method.augment
+SCALE_TARGETS = ("head", "features")  # syrac.method.scale
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,9 @@ class Pretrain(Section):
     adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
     frozen_stages: int = 0  # the encoder's first stages kept as initialised during rank pre-training
     augmentations: str = "paper"  # paper: flips and brightness | authors: their released code's set on top
+    scale_relations: float = 0.0  # weight of the scale relations' loss (syrac.method.scale); 0: not trained
+    scale_images: int = 8  # unlabelled images a step relates to their 2x2 cells (and, by fours, to their mosaic)
+    scale_target: str = "head"  # what keeps the relations: the rank head's count, or every ReLU feature
 
     def validate(self, key: str) -> None:
         _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)
@@ -293,6 +297,10 @@ class Pretrain(Section):
         _require(0 <= self.brightness < 1, f"{key}.brightness", self.brightness, "in [0, 1)")
         _require(self.augmentations in AUGMENTATIONS, f"{key}.augmentations", self.augmentations,
                  " or ".join(AUGMENTATIONS))
+        _within(f"{key}.scale_relations", self.scale_relations, 0, 100)
+        _within(f"{key}.scale_images", self.scale_images, 1, MAX_BATCH)
+        _require(self.scale_target in SCALE_TARGETS, f"{key}.scale_target", self.scale_target,
+                 " or ".join(SCALE_TARGETS))
 
 
 PROBE_LABELS = ("prompted", "rank_refined")

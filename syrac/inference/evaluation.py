@@ -52,6 +52,26 @@ def scores(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
             "spearman": float(spearmanr(predicted, true)[0]) if np.ptp(predicted) > 0 else 0.0}
 
 
+def total_ratio(predicted: np.ndarray, true: np.ndarray) -> float:
+    """Predicted over true people summed over a split: 1 for a counter whose count scale is right, about
+    0.5 for one that reads each person of a dense crowd as half a person."""
+    return float(predicted.sum() / true.sum()) if true.sum() > 0 else float("nan")
+
+
+def zoom_ratios(probe: LinearProbe, features: dict[str, np.ndarray]) -> dict[str, float]:
+    """The label-free check of count scale (``syrac.method.scale``), medians over the images the
+    counter reads above zero: the 2x2 cells' counts summed over the whole image's (``zoom_in``: 1 for
+    a counter that counts a person the same at every size) and its four half-size copies side by
+    side over the image (``zoom_out``: 4). Reads the counter's own counts, never a label."""
+    whole = probe.image_counts(features["k1"])
+    read = whole > 0
+    ratios = {}
+    for name, key in (("zoom_in", "k2"), ("zoom_out", "mosaic")):
+        if key in features and read.any():
+            ratios[name] = float(np.median(probe.image_counts(features[key])[read] / whole[read]))
+    return ratios
+
+
 IN_RANGE_SHARE = 0.9  # "nearly all patches": the share that must lie within the probe's label range
 
 
@@ -94,11 +114,16 @@ class SplitReading:
     tiled: np.ndarray
     tilings: list[str]
     finest: list[int]
+    zoom: dict[str, float]
 
     def summary(self, grids: tuple[int, ...]) -> dict:
-        """MAE, MSE and Spearman at K and on the own tiling (with how many images read each finest grid)."""
-        return {**scores(self.at_k, self.true), "n_images": len(self.images), "patches": self.k,
-                "tiling": {**scores(self.tiled, self.true), "finest_grid": {str(g): self.finest.count(g) for g in grids}}}
+        """MAE, MSE, Spearman and the predicted/true total at K and on the own tiling (with how many
+        images read each finest grid), and the label-free zoom ratios."""
+        return {**scores(self.at_k, self.true), "total_ratio": total_ratio(self.at_k, self.true),
+                "n_images": len(self.images), "patches": self.k,
+                "tiling": {**scores(self.tiled, self.true), "total_ratio": total_ratio(self.tiled, self.true),
+                           "finest_grid": {str(g): self.finest.count(g) for g in grids}},
+                **({"zoom": self.zoom} if self.zoom else {})}
 
 
 PREDICTION_COLUMNS = ["image", "true_count", "predicted_count", "tiled_count", "tiling"]
@@ -126,7 +151,7 @@ def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int,
                          f"{k} and the counter's tiling reads grids {', '.join(map(str, rule.grids))}: put them in evaluate.sweep")
     tiled, tilings, finest = tile_cached({g: probe.patch_counts(features[f"k{g}"]) for g in rule.grids}, rule)
     return SplitReading(images, true_counts(truth_dir, images), k, probe.image_counts(features[f"k{k}"]), tiled, tilings,
-                        finest)
+                        finest, zoom_ratios(probe, features))
 
 
 def benchmark_report(probe: LinearProbe, rule: TilingRule, k: int, test_features: Path, development_features: Path,

@@ -46,6 +46,16 @@ def image_patches(image: Image.Image, grids: tuple[int, ...], size: tuple[int, i
     return [resize(image.crop(box), size) for k in grids for box in patch_boxes(*image.size, k)]
 
 
+def mosaic_patch(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Four half-size copies of the image side by side, at the input size: a view that holds exactly
+    four times the image's people, each at half the size (the zoom-out diagnostic of
+    ``syrac.method.scale``; no label needed)."""
+    height, width = size
+    half = resize(image, (height - height // 2, width - width // 2))
+    tiles = np.concatenate([half, half], axis=1)
+    return resize(Image.fromarray(np.concatenate([tiles, tiles], axis=0)), size)
+
+
 @torch.no_grad()
 def encode(model: RankCounter, patches: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
     """Features of many patches, in batches, on the model's device and in its precision; returned
@@ -59,20 +69,25 @@ def encode(model: RankCounter, patches: list[np.ndarray], batch_size: int = 64) 
 
 
 def extract(model: RankCounter, paths: list[Path], grids: tuple[int, ...], size: tuple[int, int],
-            desc: str, images_per_batch: int = 8) -> dict[str, np.ndarray]:
-    """Features of every KxK patch of every image: {'k1': N x 1 x D, 'k2': N x 4 x D, ...}.
+            desc: str, images_per_batch: int = 8, mosaic: bool = False) -> dict[str, np.ndarray]:
+    """Features of every KxK patch of every image: {'k1': N x 1 x D, 'k2': N x 4 x D, ...}, and with
+    ``mosaic`` those of each image's ``mosaic_patch`` ('mosaic': N x 1 x D).
 
     Works through the images a few at a time, so memory does not grow with the dataset.
     """
     per_image = sum(k * k for k in grids)
-    chunks = []
+    chunks, mosaics = [], []
     for start in tqdm(range(0, len(paths), images_per_batch), desc=desc, unit="batch"):
-        batch = paths[start:start + images_per_batch]
-        patches = [p for path in batch for p in image_patches(read_image(path), grids, size)]
-        chunks.append(encode(model, patches).reshape(len(batch), per_image, -1))
+        images = [read_image(path) for path in paths[start:start + images_per_batch]]
+        patches = [p for image in images for p in image_patches(image, grids, size)]
+        chunks.append(encode(model, patches).reshape(len(images), per_image, -1))
+        if mosaic:  # a batch of their own: the grids' features stay those of the same batches without them
+            mosaics.append(encode(model, [mosaic_patch(image, size) for image in images])[:, None])
     stacked = np.concatenate(chunks)
     result, offset = {}, 0
     for k in grids:
         result[f"k{k}"] = stacked[:, offset:offset + k * k]
         offset += k * k
+    if mosaic:
+        result["mosaic"] = np.concatenate(mosaics)
     return result

@@ -37,6 +37,7 @@ from syrac.method.model import (
     to_device,
     train_epoch,
 )
+from syrac.method.scale import relation_loss, relation_views
 from syrac.storage import read_image
 
 
@@ -97,6 +98,30 @@ def photo_pairs(cfg: Config) -> PairSet | None:
     p = cfg.pretrain
     paths = [path for photos in p.unlabelled_photos for path in training_images(photos.format, photos.root, photos.split)]
     return nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed) if paths else None
+
+
+@dataclass
+class RelationImages:
+    """Unlabelled images for the scale relations (``syrac.method.scale``), decoded once at twice the
+    input size, so that each of their 2x2 cells is seen at full resolution."""
+
+    images: torch.Tensor  # N x 3 x 2H x 2W uint8
+    group: np.ndarray  # N: the pairs' source id, or -1 for an unlabelled photo (never held out)
+
+
+def relation_images(cfg: Config, pairs_dir: Path) -> RelationImages | None:
+    """The pairs' sources (the unlabelled images of the method) and any ``pretrain.unlabelled_photos``,
+    or None where ``pretrain.scale_relations`` is 0. Their annotations are never opened."""
+    p = cfg.pretrain
+    if not p.scale_relations:
+        return None
+    rows = storage.read_csv(pairs_dir / "pairs.csv")
+    sources = dict(sorted({r["source"]: int(r["source_id"]) for r in rows}.items()))
+    photos = [path for declared in p.unlabelled_photos
+              for path in training_images(declared.format, declared.root, declared.split)]
+    height, width = cfg.model.input_size
+    images = load_resized([pairs_dir / s for s in sources] + photos, (2 * height, 2 * width), desc="decode relation images")
+    return RelationImages(images, np.array(list(sources.values()) + [-1] * len(photos)))
 
 
 def concat(first: PairSet, second: PairSet) -> PairSet:
@@ -169,25 +194,41 @@ def _used(pairs: PairSet) -> torch.Tensor:
     return torch.unique(torch.cat([pairs.source, pairs.edit]))
 
 
-def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str) -> tuple[float, float]:
+def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str,
+                 relations: RelationImages | None = None) -> tuple[float, float]:
     """One pass over the training pairs; returns the mean loss and the share of pairs ranked right
     on the fly (augmented, batch statistics), which costs no extra forward pass.
 
     Images are decoded once (``PairSet.images``); each batch is copied to the device as uint8 and
-    augmented there, so the data pipeline is a gather and a copy."""
+    augmented there, so the data pipeline is a gather and a copy. With ``relations``, each step
+    also draws ``pretrain.scale_images`` of them and adds the scale relations' loss, weighted by
+    ``pretrain.scale_relations``; their views share the pairs' forward pass (one batch, one set of
+    batch-norm statistics)."""
     device = next(model.parameters()).device
 
     def batch_loss(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
         images = train.images[torch.cat([train.source[batch], train.edit[batch]])].to(device, non_blocking=True)
-        scores = proxy_counts(model, augment(images, p.brightness, p.flip, generator, p.augmentations), device)
-        source, edit = scores[: len(batch)], scores[len(batch):]
-        return rank_loss(source, edit), int((source > edit).sum())
+        augmented = augment(images, p.brightness, p.flip, generator, p.augmentations)
+        if relations is None:
+            scores = proxy_counts(model, augmented, device)
+            source, edit = scores[: len(batch)], scores[len(batch):]
+            return rank_loss(source, edit), int((source > edit).sum())
+        drawn = torch.randint(len(relations.images), (p.scale_images,), generator=generator)
+        views = relation_views(augment(relations.images[drawn].to(device, non_blocking=True), p.brightness, p.flip,
+                                       generator, p.augmentations), tuple(images.shape[-2:]))
+        with model.autocast():
+            features = model.features(normalise(torch.cat([augmented, views])))
+            scores = model.head(features).float()
+        source, edit = scores[: len(batch)], scores[len(batch):len(images)]
+        readings = scores if p.scale_target == "head" else features
+        loss = rank_loss(source, edit) + p.scale_relations * relation_loss(readings[len(images):], len(drawn))
+        return loss, int((source > edit).sum())
 
     return train_epoch(model, optimizer, len(train), p.batch_size, generator, desc, batch_loss)
 
 
 def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = None,
-             photos: PairSet | None = None) -> tuple[RankCounter, dict]:
+             photos: PairSet | None = None, relations: RelationImages | None = None) -> tuple[RankCounter, dict]:
     """Train the Siamese rank network; return the best held-out checkpoint and a summary.
 
     ``photos`` (nested-crop pairs of unlabelled photos) join the training pairs only: the held-out
@@ -210,6 +251,9 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     if device.type == "cuda":  # page-locked: asynchronous host-to-GPU copies
         pairs = replace(pairs, images=pairs.images.pin_memory())
     train, held = split_holdout(pairs, p.holdout_fraction, cfg.seed)
+    if relations is not None:
+        kept = ~np.isin(relations.group, held.group)
+        relations = RelationImages(relations.images[torch.from_numpy(np.flatnonzero(kept))], relations.group[kept])
     if photos is not None:
         train = concat(train, photos)
         if device.type == "cuda":  # the concatenated cache is a new tensor: page-lock it too
@@ -239,7 +283,7 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
             log(epoch, figures)
 
     for epoch in range(len(progress["history"]) + 1, p.epochs + 1):
-        loss, accuracy = _train_epoch(model, optimizer, train, generator, p, f"epoch {epoch}/{p.epochs}")
+        loss, accuracy = _train_epoch(model, optimizer, train, generator, p, f"epoch {epoch}/{p.epochs}", relations)
         figures = {"train_loss": loss, "train_ranking_accuracy": accuracy,
                    "holdout_ranking_accuracy": ranking_accuracy(model, held, 2 * p.batch_size)}
         if log:
