@@ -7,7 +7,7 @@ import numpy as np
 from syrac import config, storage
 from syrac.data.counting import prompted_for
 from syrac.inference.tiling import TilingRule, ceiling_of
-from syrac.method.model import read_model_file, save_counter
+from syrac.method.model import provenance, read_model_file, save_counter
 from syrac.method.probe import fit_probe, probe_targets, rank_head_weights
 
 if __name__ == "__main__":
@@ -20,7 +20,8 @@ if __name__ == "__main__":
     targets = probe_targets(cfg.probe, prompted, features @ weight + bias)
     probe, report = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, cfg.probe.form)
     tiling = TilingRule(ceiling_of(probe, features, prompted), cfg.tiling.finest)
-    save_counter(args.counter_path, {**rank, "tiling": tiling.to_bundle()}, probe)
+    save_counter(args.counter_path, {**rank, "tiling": tiling.to_bundle(),
+                                     "provenance": {"name": str(args.counter_path), **provenance(cfg)}}, probe)
     storage.write_json(args.metrics_path, {**report, "tiling": tiling.to_bundle()})
     print(f"{report['form']} probe (penalty {report['alpha']}): cross-validated RMSE on noisy labels {report['cv_rmse_noisy_labels']:.1f}; "
           f"tiling splits a region counted above {tiling.ceiling:.1f}, down to the {tiling.finest}x{tiling.finest} grid")

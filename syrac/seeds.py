@@ -39,7 +39,7 @@ from syrac.inference.evaluation import prediction_file, scores
 from syrac.method.model import machine
 from syrac.profile import uncached_outputs
 
-SCORES = ("mae", "mse", "spearman")
+SCORES = ("mae", "mse", "spearman", "total_ratio", "zoom_in", "zoom_out")  # the last three where a run wrote them
 
 
 def aggregate(per_seed: dict[str, dict]) -> dict:
@@ -96,8 +96,10 @@ def seed_ensemble(readings: list[list[dict]]) -> dict | None:
 
 
 def _split_spread(per_seed: dict[str, dict]) -> dict:
-    """One split's scores at K (with K) and, where it was read, on the own tiling: every seed, mean and range."""
-    summary = aggregate({seed: {**{s: run[s] for s in SCORES}, "patches": run["patches"]} for seed, run in per_seed.items()})
+    """One split's scores at K (with K, and the label-free zoom ratios where they were read) and, where it
+    was read, on the own tiling: every seed, mean and range."""
+    summary = aggregate({seed: {**{s: run[s] for s in SCORES if s in run}, **run.get("zoom", {}), "patches": run["patches"]}
+                         for seed, run in per_seed.items()})
     if all("tiling" in run for run in per_seed.values()):  # each image on its own tiling
         summary["tiling"] = aggregate({seed: run["tiling"] for seed, run in per_seed.items()})
     return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -23,9 +24,12 @@ from tqdm import tqdm
 from syrac.errors import BadImagesError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-# Pillow refuses images above ~179 megapixels as possible decompression bombs; crowd photos can be
-# huge (UCF-QNRF reaches 54 MP) and here they come from datasets the user chose, so allow a gigapixel.
-Image.MAX_IMAGE_PIXELS = 1 << 30
+# The decoding budget, in pixels: about 0.8 GB as RGB. Crowd photos can be huge (UCF-QNRF reaches 54 MP),
+# but a few bytes of PNG can claim gigapixels (a decompression bomb) and cost tens of GB to decode.
+# Pillow's own guard warns above ~89 MP and raises above ~179 MP, without a way to go on with the
+# other images; ``read_image`` checks the header against this budget itself instead.
+MAX_DECODE_PIXELS = 1 << 28
+Image.MAX_IMAGE_PIXELS = None
 
 
 @contextmanager
@@ -80,14 +84,33 @@ def write_image(path: str | Path, pixels: np.ndarray, quality: int = 95) -> None
     write_bytes(path, buffer.getvalue())
 
 
-def read_image(path: str | Path) -> Image.Image:
-    """Open any image as RGB, or say which file is broken."""
+REDUCED_FROM = "syrac_reduced_from"  # in a decoded image's ``info``: its full (width, height) where it was reduced
+
+
+def read_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
+    """Open any image as RGB, or say which file is broken or too large to decode.
+
+    The size is read from the header first. An image over ``max_pixels`` is decoded reduced where the
+    format allows it without decoding the whole (JPEG: at 1/2, 1/4 or 1/8 of each side, the image's
+    ``info[REDUCED_FROM]`` then holds its full size), and refused otherwise (PNG and the rest). The
+    budget is ``MAX_DECODE_PIXELS`` unless given."""
+    max_pixels = max_pixels or MAX_DECODE_PIXELS
     try:
         with Image.open(path) as image:
+            full = image.size
+            if full[0] * full[1] > max_pixels and image.format == "JPEG":
+                scale = next((s for s in (2, 4, 8) if math.ceil(full[0] / s) * math.ceil(full[1] / s) <= max_pixels), 8)
+                image.draft("RGB", (math.ceil(full[0] / scale), math.ceil(full[1] / scale)))
+            if image.size[0] * image.size[1] > max_pixels:
+                raise ValueError(f"{path}: too large to decode ({full[0]} x {full[1]} pixels, over the budget of "
+                                 f"{max_pixels:,}; a decompression bomb?)")
             image.load()
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"{path}: not a readable image ({error})") from error
+            rgb = image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, MemoryError) as error:
+        raise ValueError(f"{path}: not a readable image ({type(error).__name__}: {error})") from error
+    if rgb.size != full:
+        rgb.info[REDUCED_FROM] = full
+    return rgb
 
 
 def list_images(folder: str | Path) -> list[Path]:

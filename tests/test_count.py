@@ -1,6 +1,7 @@
 """`syrac count` at the edges a user reaches: files that are not counters, images unlike any training image."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,7 +65,9 @@ def test_a_counter_file_counts_and_a_rank_checkpoint_still_loads_for_the_stages(
     photo = tmp_path / "photo.png"
     Image.new("RGB", (64, 48), (90, 120, 80)).save(photo)
     assert cli.main(["count", str(photo), "--model", str(model_files / "counter.pt"), "--patches", "1"]) == 0
-    assert capsys.readouterr().out.startswith(f"{photo}\t")
+    header, row = capsys.readouterr().out.splitlines()
+    assert header == "# counted by a counter file without provenance (made before counters recorded theirs)"
+    assert row.startswith(f"{photo}\t")
     model, checkpoint = load_rank_model(model_files / "rank.pt")
     assert checkpoint["backbone"] == "mobilenet_v3_small" and model.feature_dim == checkpoint["feature_dim"]
 
@@ -131,7 +134,9 @@ def test_the_envelope_travels_in_the_counter_file_and_count_reports_it(tmp_path,
     assert row["in_range"] is False and row["reason"].startswith("grey-level entropy 0.00 bits")
     assert "1 out of range" in err
     assert cli.main(["count", str(tmp_path / "blank.png"), "--model", str(model_files / "counter.pt"), "--format", "csv"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].endswith(",,the counter file has no training envelope; rerun `dvc repro`")
+    assert capsys.readouterr().out.splitlines()[1].endswith(",,the counter file has no training envelope; rerun `dvc repro`,"
+                                                            "a counter file without provenance (made before counters "
+                                                            "recorded theirs)")
 
 
 def test_count_reads_each_image_on_its_own_tiling_by_default_and_a_fixed_grid_on_request(tmp_path, capsys, model_files):
@@ -162,3 +167,95 @@ def test_count_refuses_a_grid_that_is_neither_tiling_nor_a_positive_k(tmp_path, 
     with pytest.raises(SystemExit) as stop:
         cli.main(["count", str(tmp_path), "--model", str(model_files / "counter.pt"), "--patches", value])
     assert stop.value.code == 2 and "tiling or a grid K >= 1" in capsys.readouterr().err
+
+
+def _clip(path, frames, fps=10, size=(64, 48), codec="mp4v"):
+    """A clip whose frame i is a grey of 6 * i, written with OpenCV (the peers extra)."""
+    cv2 = pytest.importorskip("cv2")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), 6 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_a_video_counts_as_a_time_series_every_n_seconds_or_frames(tmp_path, capsys, model_files):
+    clip = _clip(tmp_path / "clip.mp4", 25)
+    model = str(model_files / "counter.pt")
+    assert cli.main(["count", str(clip), "--model", model, "--format", "json", "--out", str(tmp_path / "out")]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["frame"], r["time_s"]) for r in rows] == [(0, 0.0), (10, 1.0), (20, 2.0)]  # 1s by default
+    assert all(r["image"] == str(clip) and r["counter"] for r in rows)
+    assert Image.open(tmp_path / "out/clip_counts.png").size[0] > 0
+    assert not (tmp_path / "out/clip_count.png").exists()  # a series gets its plot, not an overlay a frame
+    assert cli.main(["count", str(clip), "--model", model, "--every", "8", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "image,frame,time_s,count,in_range,reason,counter"
+    assert [line.split(",")[1:3] for line in lines[1:]] == [["0", "0.0"], ["8", "0.8"], ["16", "1.6"], ["24", "2.4"]]
+
+
+def test_a_truncated_or_unreadable_video_costs_only_its_own_frames(tmp_path, capsys, model_files):
+    clip = _clip(tmp_path / "long.avi", 40, codec="MJPG")
+    whole = clip.read_bytes()
+    clip.write_bytes(whole[: len(whole) // 2])  # the header still claims 40 frames
+    (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (90, 120, 80)).save(photo)
+    code = cli.main(["count", str(clip), str(tmp_path / "noise.mp4"), str(photo), "--model",
+                     str(model_files / "counter.pt"), "--every", "5", "--format", "json"])
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert code == 1 and "noise.mp4: not a readable video" in err and "Traceback" not in err
+    frames = [r["frame"] for r in rows if r["image"] == str(clip)]
+    assert frames and frames == list(range(0, 5 * len(frames), 5)) and frames[-1] < 20
+    assert "the stream ended at frame" in err and "of the 40 its header claims" in err
+    assert rows[-1]["image"] == str(photo) and rows[-1]["frame"] is None
+
+
+def test_a_folder_of_frames_counts_every_nth_and_seconds_need_a_frame_rate(tmp_path, capsys, model_files):
+    for i in range(7):
+        Image.new("RGB", (64, 48), (10 * i, 90, 80)).save(tmp_path / f"f{i}.png")
+    model = str(model_files / "counter.pt")
+    assert cli.main(["count", str(tmp_path), "--model", model, "--every", "3", "--format", "json"]) == 0
+    assert [(Path(r["image"]).name, r["frame"]) for r in json.loads(capsys.readouterr().out)] == \
+        [("f0.png", 0), ("f3.png", 1), ("f6.png", 2)]
+    assert cli.main(["count", str(tmp_path), "--model", model, "--every", "2s"]) == 2
+    assert "frame rate is unknown" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["count", str(tmp_path), "--model", model, "--every", "1.5"])  # frames are whole
+    assert "--every: N frames" in capsys.readouterr().err
+
+
+def test_a_decompression_bomb_is_skipped_in_one_line_and_the_table_stays_valid(tmp_path, capsys, model_files,
+                                                                                monkeypatch):
+    from syrac import storage
+
+    monkeypatch.setattr(storage, "MAX_DECODE_PIXELS", 100 * 100)  # the budget, scaled down to a test's size
+    Image.new("L", (400, 300)).save(tmp_path / "bomb.png")
+    Image.new("RGB", (64, 48), (90, 120, 80)).save(tmp_path / "good.png")
+    code = cli.main(["count", str(tmp_path), "--model", str(model_files / "counter.pt"), "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert code == 1 and err.count("skipped: ") == 1 and "bomb.png: too large to decode (400 x 300 pixels" in err
+    [header, row] = out.splitlines()
+    assert row.startswith(str(tmp_path / "good.png"))
+
+
+def test_a_counter_names_itself_and_one_trained_on_renders_alone_flags_every_photo(tmp_path, capsys, model_files):
+    rank = torch.load(model_files / "rank.pt", weights_only=True)
+    renders_only = {"name": "models/syrac.pt", "synthetic": "renders of the embedded crowd simulator", "photographs": [],
+                    "backbone": "mobilenet_v3_small", "input_size": [32, 48], "probe": "ridge, prompted labels", "seed": 0}
+    for name, provenance in (("renders.pt", renders_only),
+                             ("photos.pt", {**renders_only, "photographs": ["shanghaitech part_B (train split)"]})):
+        save_counter(tmp_path / name, {**rank, "tiling": TILING, "provenance": provenance},
+                     LinearProbe(np.full(rank["feature_dim"], 0.01, np.float32), 1.0))
+    Image.new("RGB", (64, 48), (90, 120, 80)).save(tmp_path / "photo.png")
+    assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(tmp_path / "renders.pt"), "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["in_range"] is False and "never a photograph" in row["reason"]
+    assert row["counter"] == "models/syrac.pt (mobilenet_v3_small, seed 0): trained on renders of the embedded crowd " \
+                             "simulator only"
+    assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(tmp_path / "photos.pt")]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("# counted by models/syrac.pt (mobilenet_v3_small, seed 0): trained on renders of the "
+                          "embedded crowd simulator and unlabelled photographs")
+    assert "never a photograph" not in out and err.rstrip().endswith("and unlabelled photographs")

@@ -144,6 +144,19 @@ def test_a_huge_image_is_read_without_the_decompression_bomb_guard(tmp_path):
     assert image.size == (16000, 12000) and image.mode == "RGB" and image.getpixel((8000, 6000)) == (90, 90, 90)
 
 
+def test_an_image_over_the_decoding_budget_is_refused_from_its_header_or_decoded_reduced(tmp_path):
+    from syrac.storage import REDUCED_FROM, read_image
+
+    Image.new("L", (400, 300), 90).save(tmp_path / "big.png")
+    with pytest.raises(ValueError, match=r"big.png: too large to decode \(400 x 300 pixels, over the budget of 50,000"):
+        read_image(tmp_path / "big.png", max_pixels=50_000)  # a PNG decodes whole or not at all
+    Image.new("RGB", (400, 300), (90, 120, 30)).save(tmp_path / "big.jpg", quality=95)
+    reduced = read_image(tmp_path / "big.jpg", max_pixels=50_000)  # JPEG decodes at 1/2, 1/4 or 1/8
+    assert reduced.size == (200, 150) and reduced.info[REDUCED_FROM] == (400, 300)
+    assert np.abs(np.asarray(reduced, int) - (90, 120, 30)).max() <= 3
+    assert REDUCED_FROM not in read_image(tmp_path / "big.jpg").info
+
+
 def test_a_training_split_holds_out_one_image_in_five_for_development_and_records_it(tmp_path):
     """Every 5th image of the sorted listing (from the first) is the development part: training
     stages never see it, and build_benchmarks writes its manifest beside the training split's."""

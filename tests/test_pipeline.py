@@ -259,11 +259,11 @@ def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_pa
     # the tiny counter's envelope (some 40 training images of 32x48) may call a test image out of range
     assert err.rstrip().splitlines()[-1].startswith("counted 3 image(s), skipped 1 unreadable")
     lines = out.strip().splitlines()
-    assert lines[0] == "image,count,in_range,reason"
+    assert lines[0] == "image,frame,time_s,count,in_range,reason,counter"
     assert [line.split(",")[0].rsplit("/", 1)[1] for line in lines[1:]] == ["a.jpg", "b.png", "c.png"]
     evaluated = {r.split(",")[0]: float(r.split(",")[2])
                  for r in (tiny_repo / "plots/predictions/sim_sparse.csv").read_text().splitlines()[1:]}
-    assert float(lines[1].split(",")[1]) == pytest.approx(evaluated["IMG_1.jpg"], abs=0.02)
+    assert float(lines[1].split(",")[3]) == pytest.approx(evaluated["IMG_1.jpg"], abs=0.02)
     overlays = sorted(p.name for p in (tmp_path / "overlays").iterdir())
     assert overlays == ["a_count.png", "b_count.png", "c_count.png"]
     assert Image.open(tmp_path / "overlays/a_count.png").size == Image.open(bench / "IMG_1.jpg").size

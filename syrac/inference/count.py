@@ -35,6 +35,14 @@ class Reading:
         return sum(tile.count for tile in self.tiles)
 
 
+def describe_provenance(bundle: dict | None) -> str:
+    """One line naming a counter by what it was trained on."""
+    if not bundle:
+        return "a counter file without provenance (made before counters recorded theirs)"
+    seen = f"{bundle['synthetic']} and unlabelled photographs" if bundle["photographs"] else f"{bundle['synthetic']} only"
+    return f"{bundle.get('name', 'a counter')} ({bundle['backbone']}, seed {bundle['seed']}): trained on {seen}"
+
+
 @dataclass
 class Counter:
     model: RankCounter
@@ -42,6 +50,16 @@ class Counter:
     input_size: tuple[int, int]
     envelope: Envelope | None = None
     tiling: TilingRule | None = None
+    provenance: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return describe_provenance(self.provenance)
+
+    @property
+    def photographs_seen(self) -> bool | None:
+        """Whether training saw any photograph; None where the file does not say."""
+        return None if self.provenance is None else bool(self.provenance["photographs"])
 
     def read(self, image: Image.Image, k: int | None) -> Reading:
         """The KxK grid's counts, or with ``k`` None the per-image tiling the counter file stores; and
@@ -59,6 +77,9 @@ class Counter:
             tiles = choose_tiles(grid_counts, self.tiling)
         else:
             tiles = [Tile(k, cell, float(count)) for cell, count in enumerate(grid_counts(k))]
+        if self.photographs_seen is False:
+            return Reading(tiles, False, f"this counter saw {self.provenance['synthetic']} only, never a photograph: "
+                                         "count photographs with the shipped photo counter (no --model)")
         if self.envelope is None:
             return Reading(tiles, None, "the counter file has no training envelope; rerun `dvc repro`")
         counted = np.stack([features[tile.k][tile.cell] for tile in tiles])
@@ -77,7 +98,34 @@ def load_counter(path: str | Path) -> Counter:
     envelope = Envelope.from_bundle(bundle["envelope"]) if "envelope" in bundle else None
     tiling = TilingRule.from_bundle(bundle["tiling"]) if "tiling" in bundle else None
     return Counter(to_device(model, compute_device()), probe_from_bundle(bundle), tuple(bundle["input_size"]),
-                   envelope, tiling)
+                   envelope, tiling, bundle.get("provenance"))
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "counters" / "photo.pt"  # the photo counter git keeps (issue 45)
+
+
+def default_counter_path() -> Path:
+    """The counter `syrac count` uses without ``--model``: the photo counter shipped with syrac, or
+    where it is missing (a checkout that predates it) the DAG's ``models/syrac.pt``."""
+    return SHIPPED if SHIPPED.is_file() else Path("models/syrac.pt")
+
+
+def plot_series(path: Path, title: str, rows: list[dict]) -> None:
+    """A video's (or a folder of frames') count over time, out-of-range frames marked."""
+    from syrac.figures import plt, save_figure
+
+    timed = all(row["time_s"] is not None for row in rows)
+    x = [row["time_s"] if timed else row["frame"] for row in rows]
+    counts = [row["count"] for row in rows]
+    fig, ax = plt.subplots(figsize=(7, 3), dpi=110)
+    ax.plot(x, counts, marker="o", markersize=3, lw=1)
+    outside = [(xi, c) for xi, c, row in zip(x, counts, rows) if row["in_range"] is False]
+    if outside:
+        ax.scatter(*zip(*outside), color="tab:red", s=12, zorder=3, label="out of range")
+        ax.legend(fontsize=8)
+    ax.set(title=title, xlabel="seconds" if timed else "frame", ylabel="count", ylim=(0, None))
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 def draw_tiles(image: Image.Image, tiles: list[Tile]) -> Image.Image:
