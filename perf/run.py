@@ -195,8 +195,10 @@ def bench_generation_cost(images: int) -> dict:
                                                           cfg.pairs.remove_prob, cfg.pairs.clutter_prob))
                              for i in range(images)], 1) / images
     source_s = _timed(lambda: [sim.render(source_scene(cfg, i)) for i in range(images)], 1) / images
-    counting_s = _timed(lambda: [sim.render(sim.prompted_scene(rng, 100, cfg.counting.count_cv)) for _ in range(images)],
-                        1) / images
+    counting_s = (
+        _timed(lambda: [sim.render(sim.prompted_scene(rng, 100, cfg.counting.count_cv)) for _ in range(images)], 1)
+        / images
+    )
     result = {"embedded": {"removal_edit_s": edit_s, "source_s": source_s, "counting_image_s": counting_s,
                            "image_size": [sim.SPARSE.height, sim.SPARSE.width]}}
 
@@ -218,8 +220,14 @@ def bench_generation_cost(images: int) -> dict:
             step_s = _timed(lambda: unet(latents, 500, encoder_hidden_states=hidden), 1)
             decode_s = _timed(lambda: vae.decode(latents[:1]), 1)
             encode_s = _timed(lambda: vae.encode(pixels), 1) if kind == "edit" else 0.0
-            sd[kind] = {"size": [height, width], "unet_steps": steps, "unet_step_s": step_s, "vae_decode_s": decode_s,
-                        "vae_encode_s": encode_s, "per_image_s": sd["text_encoding_s"] + encode_s + steps * step_s + decode_s}
+            sd[kind] = {
+                "size": [height, width],
+                "unet_steps": steps,
+                "unet_step_s": step_s,
+                "vae_decode_s": decode_s,
+                "vae_encode_s": encode_s,
+                "per_image_s": sd["text_encoding_s"] + encode_s + steps * step_s + decode_s,
+            }
     result["stable_diffusion_2_1"] = {**sd, "dtype": str(dtype).replace("torch.", "")}
     return result
 
@@ -238,7 +246,9 @@ def bench_pretrain(steps: int, batch: int) -> dict:
 
         def model_and_optimiser(fast: bool):
             torch.manual_seed(0)
-            model = to_device(RankCounter(*build_encoder("resnet50", "none"), precision="auto" if fast else "fp32"), DEVICE)
+            model = to_device(
+                RankCounter(*build_encoder("resnet50", "none"), precision="auto" if fast else "fp32"), DEVICE
+            )
             return model, torch.optim.Adam(model.parameters(), lr=5e-5)
 
         def step(model, optimiser, images, fast: bool) -> float:
@@ -317,7 +327,9 @@ def bench_tiling(images: int) -> dict:
     counter_path, bench_root = ROOT / "models/syrac.pt", ROOT / "data/benchmarks"
     if not counter_path.is_file() or not bench_root.is_dir():
         raise SystemExit("perf tiling: run `dvc repro` first; it times models/syrac.pt on data/benchmarks")
-    paths = [path for name in config.load(ROOT / "params.yaml").benchmarks for path in read_manifest(bench_root / name)[1]]
+    paths = [
+        path for name in config.load(ROOT / "params.yaml").benchmarks for path in read_manifest(bench_root / name)[1]
+    ]
     paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(images, len(paths))).round().astype(int)]
     counter = load_counter(counter_path)
 

@@ -9,7 +9,23 @@ from syrac.inference.evaluation import read_grids
 from syrac.studies.table3 import pretraining_ablation
 
 if __name__ == "__main__":
-    args = config.stage_paths("rank_path", "counter_path", "intra_path", "end_to_end_path", "fine_tuned_path", "counting_dir", "bench_root", "counting_features", "bench_features", "train_root", "truth_root", "train_truth_root", "grids_path", "metrics_path", "plots_dir")
+    args = config.stage_paths(
+        "rank_path",
+        "counter_path",
+        "intra_path",
+        "end_to_end_path",
+        "fine_tuned_path",
+        "counting_dir",
+        "bench_root",
+        "counting_features",
+        "bench_features",
+        "train_root",
+        "truth_root",
+        "train_truth_root",
+        "grids_path",
+        "metrics_path",
+        "plots_dir",
+    )
     cfg = config.load_for_stage()
     models = {"rank": args.rank_path, "counter": args.counter_path, "intra": args.intra_path,
               "end_to_end": args.end_to_end_path, "fine_tuned": args.fine_tuned_path}
@@ -20,4 +36,6 @@ if __name__ == "__main__":
     grouped_bars(args.plots_dir / "ablation.png", results, "mae",
                  "Pre-training ablation: MAE with each benchmark's KxK patches (the oracle uses benchmark labels)")
     for strategy, row in results.items():
-        print(f"{strategy:>22}: " + "  ".join(f"{name} MAE {v['mae']:.1f} MSE {v['mse']:.1f}" for name, v in row.items()))
+        print(
+            f"{strategy:>22}: " + "  ".join(f"{name} MAE {v['mae']:.1f} MSE {v['mse']:.1f}" for name, v in row.items())
+        )

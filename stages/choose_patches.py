@@ -23,7 +23,10 @@ if __name__ == "__main__":
         chosen[name] = {"patches": k if auto else cfg.evaluate.patches[name], "rule": "auto" if auto else "fixed",
                         "auto_choice": k, "max_label": max_label,
                         "patch_count_q90": {str(g): round(c, 2) for g, c in upper.items()}}
-        print(f"{name}: K = {chosen[name]['patches']} ({chosen[name]['rule']}); auto would take {k}: "
-              f"{IN_RANGE_SHARE:.0%} of patches counted at most " + ", ".join(f"K={g} {c:.0f}" for g, c in upper.items())
-              + f" (label range up to {max_label})")
+        print(
+            f"{name}: K = {chosen[name]['patches']} ({chosen[name]['rule']}); auto would take {k}: "
+            f"{IN_RANGE_SHARE:.0%} of patches counted at most "
+            + ", ".join(f"K={g} {c:.0f}" for g, c in upper.items())
+            + f" (label range up to {max_label})"
+        )
     storage.write_json(args.out_path, chosen)

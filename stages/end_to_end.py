@@ -18,4 +18,5 @@ if __name__ == "__main__":
     model, summary = train_end_to_end(cfg, images, targets, cfg.ablation.end_to_end_epochs, start)
     save_rank_model(args.model_path, model, cfg.model.backbone, cfg.model.input_size, {})
     storage.write_json(args.metrics_path, summary)
-    print(f"{'fine-tuned' if start else 'end to end'}: training RMSE on the noisy labels {summary['train_rmse_noisy_labels']:.1f}")
+    kind = "fine-tuned" if start else "end to end"
+    print(f"{kind}: training RMSE on the noisy labels {summary['train_rmse_noisy_labels']:.1f}")

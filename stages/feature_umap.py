@@ -22,7 +22,11 @@ if __name__ == "__main__":
             proxy = model.head(torch.from_numpy(whole)).numpy()
         xy = umap_embedding(whole, cfg.umap.n_neighbors, cfg.umap.min_dist, cfg.seed)
         results[name] = {"spearman_proxy_vs_true": float(spearmanr(proxy, counts)[0])}
-        scatter_by_count(args.plots_dir / f"{name}.png", xy, counts,
-                         f"{name}: rank features (Spearman proxy vs true {results[name]['spearman_proxy_vs_true']:.2f})")
+        scatter_by_count(
+            args.plots_dir / f"{name}.png",
+            xy,
+            counts,
+            f"{name}: rank features (Spearman proxy vs true {results[name]['spearman_proxy_vs_true']:.2f})",
+        )
         print(name, results[name])
     storage.write_json(args.metrics_path, results)

@@ -7,7 +7,9 @@ from syrac.inference.evaluation import evaluate_benchmark, scores
 from syrac.method.model import load_probe
 
 if __name__ == "__main__":
-    args = config.stage_paths("counter_path", "features_root", "truth_root", "metrics_path", "plots_dir", "predictions_dir")
+    args = config.stage_paths(
+        "counter_path", "features_root", "truth_root", "metrics_path", "plots_dir", "predictions_dir"
+    )
     cfg = config.load_for_stage()
     probe = load_probe(args.counter_path)
     results = {}
@@ -18,9 +20,19 @@ if __name__ == "__main__":
         storage.write_csv(args.plots_dir / f"{name}.csv", ["patches", "mae", "mse"],
                           [[k, round(results[name][str(k)]["mae"], 2), round(results[name][str(k)]["mse"], 2)]
                            for k in cfg.evaluate.sweep])
-        storage.write_csv(args.predictions_dir / f"{name}.csv", ["image", "true_count"] + [f"k{k}" for k in cfg.evaluate.sweep],
-                          [[image, int(t)] + [round(float(predicted[k][i]), 2) for k in cfg.evaluate.sweep]
-                           for i, (image, t) in enumerate(zip(images, true))])
-        print(name, "  ".join(f"K={k}: MAE {results[name][str(k)]['mae']:.1f} Spearman {results[name][str(k)]['spearman']:.3f}"
-                              for k in cfg.evaluate.sweep))
+        storage.write_csv(
+            args.predictions_dir / f"{name}.csv",
+            ["image", "true_count"] + [f"k{k}" for k in cfg.evaluate.sweep],
+            [
+                [image, int(t)] + [round(float(predicted[k][i]), 2) for k in cfg.evaluate.sweep]
+                for i, (image, t) in enumerate(zip(images, true))
+            ],
+        )
+        print(
+            name,
+            "  ".join(
+                f"K={k}: MAE {results[name][str(k)]['mae']:.1f} Spearman {results[name][str(k)]['spearman']:.3f}"
+                for k in cfg.evaluate.sweep
+            ),
+        )
     storage.write_json(args.metrics_path, results)

@@ -14,7 +14,9 @@ from syrac.storage import read_image
 from syrac.studies import peers
 
 if __name__ == "__main__":
-    args = config.stage_paths("counter_path", "bench_root", "truth_root", "predictions_dir", "grids_path", "metrics_path", "plots_dir")
+    args = config.stage_paths(
+        "counter_path", "bench_root", "truth_root", "predictions_dir", "grids_path", "metrics_path", "plots_dir"
+    )
     cfg = config.load_for_stage()
     detectors = {name: peers.load(name) for name in cfg.peers.detectors}
     counter, grids = load_counter(args.counter_path), read_grids(args.grids_path)
@@ -22,18 +24,31 @@ if __name__ == "__main__":
     for name in cfg.benchmarks:
         names, paths = read_manifest(args.bench_root / name)
         true = true_counts(args.truth_root / name, names)
-        syrac_counts = np.array([float(r["predicted_count"]) for r in storage.read_csv(args.predictions_dir / f"{name}.csv")])
-        counted = {detector: peers.count_images(model, paths, f"{detector}: {name}") for detector, model in detectors.items()}
+        syrac_counts = np.array(
+            [float(r["predicted_count"]) for r in storage.read_csv(args.predictions_dir / f"{name}.csv")]
+        )
+        counted = {
+            detector: peers.count_images(model, paths, f"{detector}: {name}") for detector, model in detectors.items()
+        }
         start = time.perf_counter()  # syrac count's speed on the same images: decode, patches, count
         for path in tqdm(paths, desc=f"syrac: {name}", unit="img"):
             counter.read(read_image(path), grids[name])
         counted["syrac"] = (syrac_counts, len(paths) / (time.perf_counter() - start))
-        results[name] = {method: {**scores(counts, true), "images_per_s": speed} for method, (counts, speed) in counted.items()}
+        results[name] = {
+            method: {**scores(counts, true), "images_per_s": speed} for method, (counts, speed) in counted.items()
+        }
         storage.write_csv(args.plots_dir / f"{name}.csv", ["image", "true_count", *counted],
                           [[image, int(t), *(round(float(c[i]), 2) for c, _ in counted.values())]
                            for i, (image, t) in enumerate(zip(names, true))])
-        print(f"{name}: " + "  ".join(f"{method} MAE {r['mae']:.1f} ({r['images_per_s']:.1f} img/s)" for method, r in results[name].items()))
+        print(
+            f"{name}: "
+            + "  ".join(
+                f"{method} MAE {r['mae']:.1f} ({r['images_per_s']:.1f} img/s)" for method, r in results[name].items()
+            )
+        )
     storage.write_json(args.metrics_path, results)
     by_method = {method: {name: results[name][method] for name in results} for method in next(iter(results.values()))}
-    grouped_bars(args.plots_dir / "mae.png", by_method, "mae", "SYRAC (hatched) and off-the-shelf person detectors: MAE")
+    grouped_bars(
+        args.plots_dir / "mae.png", by_method, "mae", "SYRAC (hatched) and off-the-shelf person detectors: MAE"
+    )
     grouped_bars(args.plots_dir / "speed.png", by_method, "images_per_s", "Images per second, decoding included")

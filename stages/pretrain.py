@@ -1,6 +1,7 @@
 """Stage: Siamese rank pre-training on the synthetic pairs (and nested crops of any unlabelled
-photos declared, and the scale relations where pretrain.scale_relations > 0), logged with DVCLive; the model file also carries the envelope of what it was
-trained on, which `syrac count` holds each image against."""
+photos declared, and the scale relations where pretrain.scale_relations > 0), logged with DVCLive;
+the model file also carries the envelope of what it was trained on, which `syrac count` holds each
+image against."""
 
 
 from dvclive import Live

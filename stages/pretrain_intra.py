@@ -15,6 +15,8 @@ if __name__ == "__main__":
     pairs = nested_crop_pairs([args.pairs_dir / s for s in sources], cfg.model.input_size, a.intra_crops,
                               a.intra_crop_scale, cfg.seed)
     model, summary = pretrain(cfg, pairs, checkpoint=args.checkpoint, photos=photo_pairs(cfg))
-    save_rank_model(args.model_path, model, cfg.model.backbone, cfg.model.input_size, {"best_epoch": summary["best_epoch"]})
+    save_rank_model(
+        args.model_path, model, cfg.model.backbone, cfg.model.input_size, {"best_epoch": summary["best_epoch"]}
+    )
     storage.write_json(args.metrics_path, summary)
     print(f"intra-image ranking: best held-out accuracy {summary['holdout_ranking_accuracy']:.3f}")

@@ -23,5 +23,8 @@ if __name__ == "__main__":
     save_counter(args.counter_path, {**rank, "tiling": tiling.to_bundle(),
                                      "provenance": {"name": str(args.counter_path), **provenance(cfg)}}, probe)
     storage.write_json(args.metrics_path, {**report, "tiling": tiling.to_bundle()})
-    print(f"{report['form']} probe (penalty {report['alpha']}): cross-validated RMSE on noisy labels {report['cv_rmse_noisy_labels']:.1f}; "
-          f"tiling splits a region counted above {tiling.ceiling:.1f}, down to the {tiling.finest}x{tiling.finest} grid")
+    print(
+        f"{report['form']} probe (penalty {report['alpha']}): cross-validated RMSE on noisy labels "
+        f"{report['cv_rmse_noisy_labels']:.1f}; "
+        f"tiling splits a region counted above {tiling.ceiling:.1f}, down to the {tiling.finest}x{tiling.finest} grid"
+    )

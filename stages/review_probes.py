@@ -36,9 +36,15 @@ if __name__ == "__main__":
         for name in cfg.benchmarks:
             results[split][name] = {r: read_split(model, root / f"{name}.npz", truth / name, grids[name], rules[r])
                                     .summary(rules[r].grids) for r, model in readouts.items()}
-            print(split, name, {r: (round(v["mae"], 1), round(v["tiling"]["mae"], 1)) for r, v in results[split][name].items()})
+            print(
+                split,
+                name,
+                {r: (round(v["mae"], 1), round(v["tiling"]["mae"], 1)) for r, v in results[split][name].items()},
+            )
     truth_rows = storage.read_csv(args.counting_truth / "counting.csv")
-    if all(r["true_count"] != "" for r in truth_rows):  # simulated counting set: how close each label set is to the truth
+    if all(
+        r["true_count"] != "" for r in truth_rows
+    ):  # simulated counting set: how close each label set is to the truth
         true_of = {r["image"]: float(r["true_count"]) for r in truth_rows}
         true = np.array([true_of[n] for n in names])
         results["counting_set_labels"] = {"prompted": scores(prompted, true), "refined": scores(refined, true)}

@@ -7,10 +7,32 @@ from syrac.inference.evaluation import read_grids
 from syrac.studies.review import plot_pair_accuracy, ranking_review
 
 if __name__ == "__main__":
-    args = config.stage_paths("rank_path", "intra_path", "pairs_dir", "pairs_truth", "bench_root", "features_root", "truth_root", "grids_path", "metrics_path", "worst_path", "plots_dir")
+    args = config.stage_paths(
+        "rank_path",
+        "intra_path",
+        "pairs_dir",
+        "pairs_truth",
+        "bench_root",
+        "features_root",
+        "truth_root",
+        "grids_path",
+        "metrics_path",
+        "worst_path",
+        "plots_dir",
+    )
     cfg = config.load_for_stage()
-    results, worst = ranking_review(cfg, args.rank_path, args.intra_path, args.pairs_dir, args.pairs_truth, args.bench_root,
-                                    args.features_root, args.truth_root, read_grids(args.grids_path), args.plots_dir)
+    results, worst = ranking_review(
+        cfg,
+        args.rank_path,
+        args.intra_path,
+        args.pairs_dir,
+        args.pairs_truth,
+        args.bench_root,
+        args.features_root,
+        args.truth_root,
+        read_grids(args.grids_path),
+        args.plots_dir,
+    )
     storage.write_json(args.metrics_path, results)
     storage.write_json(args.worst_path, worst)
     plot_pair_accuracy(args.plots_dir / "pair_accuracy.png", results["pair_accuracy"])

@@ -16,8 +16,17 @@ if __name__ == "__main__":
         names, paths = read_manifest(args.bench_root / name)
         points = [true_points(args.truth_root / name, image) for image in names]
         results[name], rows = read_out(counter, paths, points, cfg.seed)
-        storage.write_csv(args.plots_dir / f"{name}.csv",
-                          ["image", "heads_bin", "left", "top", "right", "bottom", "true_count", "predicted_count"], rows)
-        print(f"{name}: " + "  ".join(f"{group} heads: {s['mean_count']:.1f} (true {s['mean_true']:.1f}, {s['crops']} crops)"
-                                      for group, s in results[name].items() if s["crops"]))
+        storage.write_csv(
+            args.plots_dir / f"{name}.csv",
+            ["image", "heads_bin", "left", "top", "right", "bottom", "true_count", "predicted_count"],
+            rows,
+        )
+        print(
+            f"{name}: "
+            + "  ".join(
+                f"{group} heads: {s['mean_count']:.1f} (true {s['mean_true']:.1f}, {s['crops']} crops)"
+                for group, s in results[name].items()
+                if s["crops"]
+            )
+        )
     storage.write_json(args.metrics_path, results)

@@ -136,12 +136,24 @@ def _write(rows: list[dict], counter_name: str, form: str) -> None:
     elif form == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
-        writer.writerows([r["image"], "" if r["frame"] is None else r["frame"], "" if r["time_s"] is None else r["time_s"],
-                          r["count"], _yes_no(r["in_range"]), r["reason"], counter_name] for r in rows)
+        writer.writerows(
+            [
+                r["image"],
+                "" if r["frame"] is None else r["frame"],
+                "" if r["time_s"] is None else r["time_s"],
+                r["count"],
+                _yes_no(r["in_range"]),
+                r["reason"],
+                counter_name,
+            ]
+            for r in rows
+        )
     else:
         print(f"# counted by {counter_name}")
         for r in rows:
-            where = "" if r["frame"] is None else f"#{r['frame']}" + ("" if r["time_s"] is None else f"@{r['time_s']:g}s")
+            where = (
+                "" if r["frame"] is None else f"#{r['frame']}" + ("" if r["time_s"] is None else f"@{r['time_s']:g}s")
+            )
             flag = f"\tout of range: {r['reason']}" if r["in_range"] is False else ""
             print(f"{r['image']}{where}\t{r['count']:.1f}{flag}")
 
@@ -182,17 +194,24 @@ def count(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="syrac", description="SYRAC unsupervised crowd counting")
     commands = parser.add_subparsers(dest="command", required=True)
-    counting = commands.add_parser("count", help="count people in images and videos with a trained counter",
-                                   description=f"Images: {', '.join(IMAGE_SUFFIXES)}; videos: {', '.join(VIDEO_SUFFIXES)} "
-                                               "(with OpenCV); folders are not searched recursively.")
+    counting = commands.add_parser(
+        "count",
+        help="count people in images and videos with a trained counter",
+        description=f"Images: {', '.join(IMAGE_SUFFIXES)}; videos: {', '.join(VIDEO_SUFFIXES)} "
+        "(with OpenCV); folders are not searched recursively.",
+    )
     counting.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_VIDEO_OR_FOLDER")
     counting.add_argument("--model", type=Path, help="counter file (default: the photo counter shipped with syrac; "
                                                      "`dvc repro` writes models/syrac.pt)")
     counting.add_argument("--patches", type=_patches, default=None, metavar="tiling|K",
                           help="tiling (default): each image's own tiling, by the rule the counter file stores; "
                                "K: count a KxK grid and sum")
-    counting.add_argument("--every", type=_every, metavar="N|Ns",
-                          help="a video's frame every N frames or N seconds (default 1s); a folder as frames, every Nth")
+    counting.add_argument(
+        "--every",
+        type=_every,
+        metavar="N|Ns",
+        help="a video's frame every N frames or N seconds (default 1s); a folder as frames, every Nth",
+    )
     counting.add_argument("--out", type=Path, help="write each image with its tiles and counts here, and each video's "
                                                    "count over time")
     counting.add_argument("--format", choices=("text", "csv", "json"), default="text")

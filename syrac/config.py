@@ -459,7 +459,13 @@ class Config(Section):
                  "edit works on its own scenes; set generator.backend: diffusers to edit dataset images")
         if self.model.backbone in ENCODER_STAGES:  # an unknown one is reported by Model.validate
             stages = ENCODER_STAGES[self.model.backbone]
-            _within("pretrain.frozen_stages", self.pretrain.frozen_stages, 0, stages, f" ({self.model.backbone} has {stages})")
+            _within(
+                "pretrain.frozen_stages",
+                self.pretrain.frozen_stages,
+                0,
+                stages,
+                f" ({self.model.backbone} has {stages})",
+            )
         if self.tiling.finest in FINEST_GRIDS:  # another value is reported by Tiling.validate
             grids = list(quadtree_grids(self.tiling.finest))
             _require(set(grids) <= set(self.evaluate.sweep), "tiling.finest", self.tiling.finest,

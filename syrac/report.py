@@ -49,9 +49,18 @@ def _mae_mse(row: dict, names: list[str]) -> list[str]:
 # The paper's own figures (its Tables 1-3, MAE / MSE), quoted beside ours for the real benchmarks.
 PAPER_NAMES = {"shanghaitech_a": "SHA", "shanghaitech_b": "SHB", "jhu_crowd": "JHU", "ucf_qnrf": "QNRF"}
 PAPER_TABLE_1 = {  # method: {benchmark: (MAE, MSE)}
-    "SYRAC 2x2 (the paper)": {"SHB": (49.0, 60.3), "JHU": (194.0, 583.9), "SHA": (196.0, 295.2), "QNRF": (390.0, 697.5)},
-    "CrowdCLIP (uses labels for early stopping)": {"SHB": (69.3, 85.8), "JHU": (213.7, 576.1), "SHA": (146.1, 236.3),
-                                                   "QNRF": (283.3, 488.7)},
+    "SYRAC 2x2 (the paper)": {
+        "SHB": (49.0, 60.3),
+        "JHU": (194.0, 583.9),
+        "SHA": (196.0, 295.2),
+        "QNRF": (390.0, 697.5),
+    },
+    "CrowdCLIP (uses labels for early stopping)": {
+        "SHB": (69.3, 85.8),
+        "JHU": (213.7, 576.1),
+        "SHA": (146.1, 236.3),
+        "QNRF": (283.3, 488.7),
+    },
     "CSS-CCNN": {"JHU": (217.6, 651.3), "SHA": (197.3, 295.9), "QNRF": (437.0, 722.3)},
 }
 PAPER_TABLE_2 = {"1": {"SHB": (38.9, 55.8), "JHU": (215.0, 654.3), "SHA": (259.5, 411.5), "QNRF": (392.6, 692.7)},
@@ -83,7 +92,9 @@ def _counting_table(metrics_dir: Path, caption: str = "Counting") -> str:
     def constant(which: str) -> list[str]:
         return [f"{evaluation[n][f'{which}_baseline_{m}']:.1f}" for n in names for m in ("mae", "mse")]
 
-    rows = [[f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names]]
+    rows = [
+        [f"SYRAC ({grids} patches)"] + _mae_mse(evaluation, names) + [f"{evaluation[n]['spearman']:.3f}" for n in names]
+    ]
     tiled = {n: evaluation[n]["tiling"] for n in names if "tiling" in evaluation[n]}
     if len(tiled) == len(names):  # metrics written before the per-image tiling have none
         rows.append(["SYRAC, each image on its own tiling (`syrac count`'s default)"] + _mae_mse(tiled, names)
@@ -100,8 +111,13 @@ def _counting_table(metrics_dir: Path, caption: str = "Counting") -> str:
     table = _table(["method"] + _mae_mse_header(names) + [f"{n} Spearman" for n in names], rows)
     text = f"{caption}, in the shape of the paper's Table 1 (MSE is the root mean squared error):\n\n{table}\n"
     if len(tiled) == len(names):
-        text += ("\nThe finest grid each image's own tiling reached: " + "; ".join(
-            f"{n} " + ", ".join(f"{g}x{g} {count}" for g, count in tiled[n]["finest_grid"].items()) for n in names) + ".\n")
+        text += (
+            "\nThe finest grid each image's own tiling reached: "
+            + "; ".join(
+                f"{n} " + ", ".join(f"{g}x{g} {count}" for g, count in tiled[n]["finest_grid"].items()) for n in names
+            )
+            + ".\n"
+        )
     return text
 
 
@@ -129,9 +145,14 @@ def _read_outs(metrics_dir: Path, names: list[str]) -> str:
         text += f"\n{sparse_scenes_table(read_json(metrics_dir / 'sparse_scenes.json'))}\n"
     if (metrics_dir / "peers.json").is_file():
         peers = read_json(metrics_dir / "peers.json")
-        speed = _table(["images per second"] + names, [[PEER_NAMES.get(p, "SYRAC at the benchmark's K (`syrac count --patches K`, envelope included)")]
-                                                       + [f"{peers[n][p]['images_per_s']:.1f}" for n in names]
-                                                       for p in peers[names[0]]])
+        speed = _table(
+            ["images per second"] + names,
+            [
+                [PEER_NAMES.get(p, "SYRAC at the benchmark's K (`syrac count --patches K`, envelope included)")]
+                + [f"{peers[n][p]['images_per_s']:.1f}" for n in names]
+                for p in peers[names[0]]
+            ],
+        )
         text += f"\nSpeed on the same images, decoding included (stage `peers`, 2 CPU cores):\n\n{speed}\n"
     return text
 
@@ -142,7 +163,12 @@ def headline_tables(metrics_dir: Path) -> str:
     names = list(read_json(metrics_dir / "eval.json"))
     seed_tables = _seed_spread(metrics_dir, names)
     caption = "One seed (the committed run) in full" if seed_tables else "Counting"
-    return seed_tables + ("\n" if seed_tables else "") + _counting_table(metrics_dir, caption) + _read_outs(metrics_dir, names)
+    return (
+        seed_tables
+        + ("\n" if seed_tables else "")
+        + _counting_table(metrics_dir, caption)
+        + _read_outs(metrics_dir, names)
+    )
 
 
 def tables(metrics_dir: Path) -> str:
@@ -162,11 +188,24 @@ def tables(metrics_dir: Path) -> str:
     def marked(n: str, g: str) -> str:  # * the K counted with, ^ the label-free rule's choice
         return ("*" if int(g) == evaluation[n]["patches"] else "") + ("^" if int(g) == chosen[n]["auto_choice"] else "")
 
-    patch = _table(["K"] + mae_mse_header + [f"{n} Spearman" for n in names],
-                   [[g] + [f"{sweep[n][g][m]:.1f}{marked(n, g) if m == 'mae' else ''}" for n in names for m in ("mae", "mse")]
-                    + [f"{sweep[n][g]['spearman']:.3f}" for n in names] for g in sizes]
-                   + ([[f"quoted: K = {g} (the paper)"] + _quoted(PAPER_TABLE_2[g], names) + dashes
-                       for g in sizes if g in PAPER_TABLE_2] if real else []))
+    patch = _table(
+        ["K"] + mae_mse_header + [f"{n} Spearman" for n in names],
+        [
+            [g]
+            + [f"{sweep[n][g][m]:.1f}{marked(n, g) if m == 'mae' else ''}" for n in names for m in ("mae", "mse")]
+            + [f"{sweep[n][g]['spearman']:.3f}" for n in names]
+            for g in sizes
+        ]
+        + (
+            [
+                [f"quoted: K = {g} (the paper)"] + _quoted(PAPER_TABLE_2[g], names) + dashes
+                for g in sizes
+                if g in PAPER_TABLE_2
+            ]
+            if real
+            else []
+        ),
+    )
     strategy_rows = [[STRATEGY_NAMES.get(s, s)] + _mae_mse(row, names) for s, row in ablation.items()]
     if real:
         strategy_rows += [[f"quoted: {STRATEGY_NAMES[s].strip('*')} (the paper)"] + _quoted(row, names)
@@ -192,9 +231,11 @@ def tables(metrics_dir: Path) -> str:
         noise = _table(["label noise (CV)"] + [f"{STRATEGY_NAMES[s].strip('*').split(' (')[0]}: {n} MAE"
                                                for s in compared for n in names],
                        [[cv] + [f"{cells[s][n]:.1f}" for s in compared for n in names] for cv, cells in study.items()])
-        text += ("\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper; its own experiments, run "
-                 "when it was last collected, so its 0.4 row is this table's run only on the same machine and code):"
-                 f"\n\n{noise}\n")
+        text += (
+            "\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper; its own experiments, run "
+            "when it was last collected, so its 0.4 row is this table's run only on the same machine and code):"
+            f"\n\n{noise}\n"
+        )
     return text
 
 
@@ -203,7 +244,11 @@ def sparse_scenes_table(sparse: dict) -> str:
     groups = list(next(iter(sparse.values())))
 
     def cell(values: dict) -> str:
-        return f"{values['mean_count']:.1f} (true {values['mean_true']:.1f}, {values['crops']})" if values["crops"] else "-"
+        return (
+            f"{values['mean_count']:.1f} (true {values['mean_true']:.1f}, {values['crops']})"
+            if values["crops"]
+            else "-"
+        )
 
     rows = [[name] + [cell(sparse[name][g]) for g in groups] for name in sparse]
     return ("Sparse and empty scenes: crops of the test images holding few people, counted whole (stage "
@@ -224,8 +269,13 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
         return [label, spread(s, "mae"), spread(s, "mse"), spread(s, "spearman", 3), grids]
 
     def ensemble_row(label: str, e: dict, grids: str) -> list[str]:
-        return [f"{label}, ensemble of the {len(runs)} seeds", f"{e['mae']:.1f}", f"{e['mse']:.1f}", f"{e['spearman']:.3f}",
-                grids]
+        return [
+            f"{label}, ensemble of the {len(runs)} seeds",
+            f"{e['mae']:.1f}",
+            f"{e['mse']:.1f}",
+            f"{e['spearman']:.3f}",
+            grids,
+        ]
 
     rows = []
     for name in (n for n in names if n in seeds):
@@ -303,18 +353,31 @@ def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/r
     header = [_short(n) for n in names]
     heads = list(ranking["pair_accuracy"][names[0]])
     bins = list(ranking["pair_accuracy"][names[0]][heads[0]])
-    pairs = _table(["rank head", "count ratio"] + header,
-                   [[h.replace("_", " "), b] + [f"{ranking['pair_accuracy'][n][h][b]['accuracy']:.3f}" for n in names]
-                    for h in heads for b in bins]
-                   + [["pairs", b] + [str(ranking["pair_accuracy"][n][heads[0]][b]["pairs"]) for n in names] for b in bins])
+    pairs = _table(
+        ["rank head", "count ratio"] + header,
+        [
+            [h.replace("_", " "), b] + [f"{ranking['pair_accuracy'][n][h][b]['accuracy']:.3f}" for n in names]
+            for h in heads
+            for b in bins
+        ]
+        + [["pairs", b] + [str(ranking["pair_accuracy"][n][heads[0]][b]["pairs"]) for n in names] for b in bins],
+    )
     worst_lines = "\n".join(
-        f"- {_short(n)}: " + "; ".join(f"{w['more']} ({w['more_count']:.0f} people, proxy {w['more_proxy']:.1f}) "
-                                       f"ranked below {w['fewer']} ({w['fewer_count']:.0f}, proxy {w['fewer_proxy']:.1f})"
-                                       for w in worst[n][:2])
-        for n in names if worst[n])
+        f"- {_short(n)}: "
+        + "; ".join(
+            f"{w['more']} ({w['more_count']:.0f} people, proxy {w['more_proxy']:.1f}) "
+            f"ranked below {w['fewer']} ({w['fewer_count']:.0f}, proxy {w['fewer_proxy']:.1f})"
+            for w in worst[n][:2]
+        )
+        for n in names
+        if worst[n]
+    )
     edits = ranking["no_removal_edits"]
-    kinds = {"photometric_no_removal": "photometric edit, nobody removed",
-             "scene_no_removal": "simulator edit, nobody removed", "scene_removal": "simulator edit that removes people"}
+    kinds = {
+        "photometric_no_removal": "photometric edit, nobody removed",
+        "scene_no_removal": "simulator edit, nobody removed",
+        "scene_removal": "simulator edit that removes people",
+    }
 
     def cell(n: str, kind: str, field: str) -> str:
         if kind not in edits[n]:
@@ -343,26 +406,52 @@ def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/r
                                                                   for n in names for m in ("mae", "spearman")]
                     for split in splits for r in probes[split][names[0]]])
     labels = probes.get("counting_set_labels")
-    label_line = ("Against the simulated counting set's true counts (a read-out the simulator allows): the prompted "
-                  f"labels are off by MAE {labels['prompted']['mae']:.1f} (Spearman {labels['prompted']['spearman']:.3f}), "
-                  f"the refined labels by {labels['refined']['mae']:.1f} ({labels['refined']['spearman']:.3f}).") if labels else ""
-    text = (f"**1. Pair accuracy by count ratio** (stage `review_ranking`):\n\n{pairs}\n\n"
-            f"Worst-ordered pairs (SYRAC's head; all in `metrics/review_worst_pairs.json`):\n{worst_lines}\n\n"
-            f"**2. Edits that remove nobody** (stage `review_ranking`):\n\n{gaps}\n\n{held_line}\n\n"
-            f"**3. Frozen or fine-tuned** (stage `fine_tune`, a row of `ablation`):\n\n{frozen}\n\n"
-            f"**4 and 5. Other read-outs of the frozen features** (stage `review_probes`):\n\n{probe}\n\n{label_line}\n")
+    label_line = (
+        (
+            "Against the simulated counting set's true counts (a read-out the simulator allows): the prompted "
+            f"labels are off by MAE {labels['prompted']['mae']:.1f} (Spearman {labels['prompted']['spearman']:.3f}), "
+            f"the refined labels by {labels['refined']['mae']:.1f} ({labels['refined']['spearman']:.3f})."
+        )
+        if labels
+        else ""
+    )
+    text = (
+        f"**1. Pair accuracy by count ratio** (stage `review_ranking`):\n\n{pairs}\n\n"
+        f"Worst-ordered pairs (SYRAC's head; all in `metrics/review_worst_pairs.json`):\n{worst_lines}\n\n"
+        f"**2. Edits that remove nobody** (stage `review_ranking`):\n\n{gaps}\n\n{held_line}\n\n"
+        f"**3. Frozen or fine-tuned** (stage `fine_tune`, a row of `ablation`):\n\n{frozen}\n\n"
+        f"**4 and 5. Other read-outs of the frozen features** (stage `review_probes`):\n\n{probe}\n\n{label_line}\n"
+    )
     if generation.is_file() and "generation_cost" in read_json(generation):
         cost = read_json(generation)["generation_cost"]
         sd, sim = cost["stable_diffusion_2_1"], cost["embedded"]
-        rows = [["removal edit (ranking pair)", f"{sim['removal_edit_s'] * 1000:.1f} ms",
-                 f"{sd['edit']['per_image_s']:.0f} s ({sd['edit']['unet_steps']} UNet steps of {sd['edit']['unet_step_s']:.1f} s)"],
-                ["counting image", f"{sim['counting_image_s'] * 1000:.1f} ms",
-                 f"{sd['counting_image']['per_image_s']:.0f} s ({sd['counting_image']['unet_steps']} UNet steps of "
-                 f"{sd['counting_image']['unet_step_s']:.1f} s)"]]
-        text += (f"\n**6. Generation cost per image** (`python perf/run.py --only generation_cost`, "
-                 f"{read_json(generation)['device']}):\n\n"
-                 + _table(["synthetic image", "embedded simulator", f"Stable Diffusion 2.1, {sd['dtype']}, paper's size and steps"],
-                          rows) + "\n")
+        rows = [
+            [
+                "removal edit (ranking pair)",
+                f"{sim['removal_edit_s'] * 1000:.1f} ms",
+                f"{sd['edit']['per_image_s']:.0f} s ({sd['edit']['unet_steps']} UNet steps of "
+                f"{sd['edit']['unet_step_s']:.1f} s)",
+            ],
+            [
+                "counting image",
+                f"{sim['counting_image_s'] * 1000:.1f} ms",
+                f"{sd['counting_image']['per_image_s']:.0f} s ({sd['counting_image']['unet_steps']} UNet steps of "
+                f"{sd['counting_image']['unet_step_s']:.1f} s)",
+            ],
+        ]
+        text += (
+            f"\n**6. Generation cost per image** (`python perf/run.py --only generation_cost`, "
+            f"{read_json(generation)['device']}):\n\n"
+            + _table(
+                [
+                    "synthetic image",
+                    "embedded simulator",
+                    f"Stable Diffusion 2.1, {sd['dtype']}, paper's size and steps",
+                ],
+                rows,
+            )
+            + "\n"
+        )
     return text
 
 
@@ -376,7 +465,9 @@ def update_readme(readme: Path, metrics_dir: Path, block: str = "results") -> No
     if start not in text or end not in text:
         raise SystemExit(f"{readme}: add the markers {start} and {end} where the tables go")
     generated = f"{start}\n{BLOCKS[block](metrics_dir)}{end}"
-    write_bytes(readme, re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: generated, text, flags=re.S).encode())
+    write_bytes(
+        readme, re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: generated, text, flags=re.S).encode()
+    )
 
 
 def main() -> None:

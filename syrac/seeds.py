@@ -55,10 +55,14 @@ def summarise(runs: dict[str, dict]) -> dict:
     benchmark (test and development part), per ablation row and per read-out, every seed's scores and
     their mean and range."""
     first = next(iter(runs.values()))
-    benchmarks = {name: _split_spread({seed: run["eval"][name] for seed, run in runs.items()}) for name in first["eval"]}
+    benchmarks = {
+        name: _split_spread({seed: run["eval"][name] for seed, run in runs.items()}) for name in first["eval"]
+    }
     for name, summary in benchmarks.items():  # the development part of the training split, where it was read
         if all("development" in run["eval"][name] for run in runs.values()):
-            summary["development"] = _split_spread({seed: run["eval"][name]["development"] for seed, run in runs.items()})
+            summary["development"] = _split_spread(
+                {seed: run["eval"][name]["development"] for seed, run in runs.items()}
+            )
         for split, where in (("test", summary), ("development", summary.get("development"))):
             readings = [run.get("predictions", {}).get(name, {}).get(split) for run in runs.values()]
             if where is not None and all(readings) and (ensemble := seed_ensemble(readings)) is not None:
@@ -71,13 +75,23 @@ def summarise(runs: dict[str, dict]) -> dict:
     ablation = {row: {name: aggregate({seed: run["ablation"][row][name] for seed, run in runs.items()})
                       for name in first["ablation"][row]}
                 for row in first.get("ablation", {})}
-    sparse = {name: {group: {"seeds": {seed: run["sparse_scenes"][name][group]["mean_count"] for seed, run in runs.items()},
-                             "mean": _mean([run["sparse_scenes"][name][group]["mean_count"] for run in runs.values()]),
-                             "mean_true": first["sparse_scenes"][name][group]["mean_true"]}
-                      for group in first["sparse_scenes"][name]}
-              for name in first["sparse_scenes"]}
-    return {**benchmarks, **({"ablation": ablation} if ablation else {}), **({"readouts": readouts} if readouts else {}),
-            "sparse_scenes": sparse}
+    sparse = {
+        name: {
+            group: {
+                "seeds": {seed: run["sparse_scenes"][name][group]["mean_count"] for seed, run in runs.items()},
+                "mean": _mean([run["sparse_scenes"][name][group]["mean_count"] for run in runs.values()]),
+                "mean_true": first["sparse_scenes"][name][group]["mean_true"],
+            }
+            for group in first["sparse_scenes"][name]
+        }
+        for name in first["sparse_scenes"]
+    }
+    return {
+        **benchmarks,
+        **({"ablation": ablation} if ablation else {}),
+        **({"readouts": readouts} if readouts else {}),
+        "sparse_scenes": sparse,
+    }
 
 
 def seed_ensemble(readings: list[list[dict]]) -> dict | None:
@@ -92,14 +106,22 @@ def seed_ensemble(readings: list[list[dict]]) -> dict | None:
     true = np.array([float(by_image[0][i]["true_count"]) for i in images])
     mean = {column: np.mean([[float(rows[i][column]) for i in images] for rows in by_image], axis=0)
             for column in ("predicted_count", "tiled_count")}
-    return {**scores(mean["predicted_count"], true), "seeds": len(readings), "tiling": scores(mean["tiled_count"], true)}
+    return {
+        **scores(mean["predicted_count"], true),
+        "seeds": len(readings),
+        "tiling": scores(mean["tiled_count"], true),
+    }
 
 
 def _split_spread(per_seed: dict[str, dict]) -> dict:
     """One split's scores at K (with K, and the label-free zoom ratios where they were read) and, where it
     was read, on the own tiling: every seed, mean and range."""
-    summary = aggregate({seed: {**{s: run[s] for s in SCORES if s in run}, **run.get("zoom", {}), "patches": run["patches"]}
-                         for seed, run in per_seed.items()})
+    summary = aggregate(
+        {
+            seed: {**{s: run[s] for s in SCORES if s in run}, **run.get("zoom", {}), "patches": run["patches"]}
+            for seed, run in per_seed.items()
+        }
+    )
     if all("tiling" in run for run in per_seed.values()):  # each image on its own tiling
         summary["tiling"] = aggregate({seed: run["tiling"] for seed, run in per_seed.items()})
     return summary
@@ -118,8 +140,14 @@ def seed_results(read: Callable[[str], str | None], headline: bool) -> dict:
     its text, None where the run wrote no such file)."""
     names = ("eval", "review_probes", "sparse_scenes") + (() if headline else ("ablation",))
     metrics = {name: json.loads(read(f"metrics/{name}.json")) for name in names}
-    predictions = {name: {split: list(csv.DictReader(io.StringIO(text))) for split in ("test", "development")
-                          if (text := read(prediction_file(PREDICTIONS_DIR, name, split).as_posix())) is not None} for name in metrics["eval"]}
+    predictions = {
+        name: {
+            split: list(csv.DictReader(io.StringIO(text)))
+            for split in ("test", "development")
+            if (text := read(prediction_file(PREDICTIONS_DIR, name, split).as_posix())) is not None
+        }
+        for name in metrics["eval"]
+    }
     return {**metrics, "predictions": predictions}
 
 
@@ -157,7 +185,10 @@ def latest_experiment(seed: int) -> str | None:
 def restore_experiment(ref: str) -> None:
     """Put an experiment's lock file and outputs in the workspace, leaving code, params and git's
     index alone: git restores the uncached outputs, `dvc checkout` the cached ones."""
-    paths = ["dvc.lock", *(p for p in uncached_outputs(Path("dvc.yaml")) if _git("cat-file", "-e", f"{ref}:{p}").returncode == 0)]
+    paths = [
+        "dvc.lock",
+        *(p for p in uncached_outputs(Path("dvc.yaml")) if _git("cat-file", "-e", f"{ref}:{p}").returncode == 0),
+    ]
     subprocess.run(["git", "restore", f"--source={ref}", "--worktree", "--", *paths], check=True)
     if subprocess.run(["dvc", "checkout", "--force"]).returncode != 0:
         print(f"{ref}: some cached outputs are gone; their stages will rerun", file=sys.stderr)
@@ -170,8 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--headline", action="store_true",
                         help=f"run only up to {' and '.join(HEADLINE_STAGES)}: the counter, not Table 3's baselines")
-    parser.add_argument("--reuse", action="store_true",
-                        help="start each seed from its latest DVC experiment, so only the stages a change touches rerun")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="start each seed from its latest DVC experiment, so only the stages a change touches rerun",
+    )
     parser.add_argument("--from-experiments", action="store_true",
                         help="run nothing: summarise the latest DVC experiment of each seed")
     args = parser.parse_args(argv)
@@ -185,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no DVC experiment at seed {', '.join(map(str, missing))}: run `python -m syrac.seeds` first")
         runs = {seed: seed_results(_experiment_file(ref), args.headline) for seed, ref in refs.items()}
         trained_on = json.loads(_experiment_file(refs[args.seeds[0]])("metrics/pretrain.json") or "{}").get("machine")
-        return _write(args.out, runs, {"experiments": {str(seed): ref for seed, ref in refs.items()}, "machine": trained_on})
+        return _write(
+            args.out, runs, {"experiments": {str(seed): ref for seed, ref in refs.items()}, "machine": trained_on}
+        )
     order = sorted(args.seeds, key=lambda s: s == current)  # the params file's seed last
     if current not in args.seeds:
         order.append(current)  # run it too, so the workspace ends at the params file's seed
@@ -204,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write(out: Path, runs: dict[int, dict], extra: dict | None = None) -> int:
     """The summary of ``runs`` and the machine they ran on (``extra`` may name another)."""
-    storage.write_json(out, {**summarise({str(s): runs[s] for s in sorted(runs)}), "machine": machine(), **(extra or {})})
+    storage.write_json(
+        out, {**summarise({str(s): runs[s] for s in sorted(runs)}), "machine": machine(), **(extra or {})}
+    )
     print(f"{out}: {len(runs)} seeds")
     return 0
 

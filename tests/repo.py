@@ -27,7 +27,9 @@ def env(**extra: str) -> dict:
 
 def run(args, cwd, **extra_env) -> str:
     result = subprocess.run(args, cwd=cwd, env=env(**extra_env), capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, args))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, args))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result.stdout
 
 

@@ -83,7 +83,9 @@ def test_table_3_reads_the_random_encoder_and_an_imagenet_one_in_every_run():
     assert not any(isinstance(m, lite0.EfficientNetLite0) for m in models["random_init_features"].modules())
 
 
-@pytest.mark.parametrize("key, value, message", [("intra_crops", 0, "in [1, 16]"), ("intra_crop_scale", 1.0, "in (0, 1)")])
+@pytest.mark.parametrize(
+    "key, value, message", [("intra_crops", 0, "in [1, 16]"), ("intra_crop_scale", 1.0, "in (0, 1)")]
+)
 def test_ablation_parameters_are_validated(key, value, message):
     data = yaml.safe_load(open("params.yaml"))
     data["ablation"][key] = value

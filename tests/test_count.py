@@ -23,7 +23,9 @@ def model_files(tmp_path_factory):
     model = new_model(Model("mobilenet_v3_small", "none", (32, 48), "fp32"))
     save_rank_model(root / "rank.pt", model, "mobilenet_v3_small", (32, 48), {})
     rank = torch.load(root / "rank.pt", weights_only=True)
-    save_counter(root / "counter.pt", {**rank, "tiling": TILING}, LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 1.0))
+    save_counter(
+        root / "counter.pt", {**rank, "tiling": TILING}, LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 1.0)
+    )
     save_counter(root / "untiled.pt", rank, LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 1.0))
     return root
 
@@ -57,7 +59,11 @@ def test_count_with_a_file_that_is_not_a_counter_says_so_in_one_line(tmp_path, c
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"error: {path}: ") and "Traceback" not in err
-    expected = "not a counter; pass the probe stage's models/syrac.pt" if kind == "rank checkpoint" else "not a syrac model file"
+    expected = (
+        "not a counter; pass the probe stage's models/syrac.pt"
+        if kind == "rank checkpoint"
+        else "not a syrac model file"
+    )
     assert expected in err
 
 
@@ -100,7 +106,9 @@ def test_the_envelope_passes_training_like_images_and_says_why_it_flags_the_rest
     stripes = np.zeros_like(photo)
     stripes[:, ::4] = 255
     assert "grey-level entropy 0.81 bits" in envelope.reason_out_of_range(stripes, features)
-    ramp = np.repeat(np.linspace(0, 255, photo.shape[1])[None, :, None], photo.shape[0], 0).repeat(3, 2).astype(np.uint8)
+    ramp = (
+        np.repeat(np.linspace(0, 255, photo.shape[1])[None, :, None], photo.shape[0], 0).repeat(3, 2).astype(np.uint8)
+    )
     assert envelope.reason_out_of_range(ramp, features).startswith("texture ")  # every level, no grain
     far = features.copy()
     far[:3] += 50  # most patches unlike training: the median patch decides
@@ -128,15 +136,27 @@ def test_the_envelope_travels_in_the_counter_file_and_count_reports_it(tmp_path,
     assert Envelope.from_bundle(torch.load(tmp_path / "counter.pt", weights_only=True)["envelope"]).max_distance == \
         wide.max_distance
     Image.new("RGB", (64, 48), (128, 128, 128)).save(tmp_path / "blank.png")
-    assert cli.main(["count", str(tmp_path / "blank.png"), "--model", str(tmp_path / "counter.pt"), "--format", "json"]) == 0
+    assert (
+        cli.main(["count", str(tmp_path / "blank.png"), "--model", str(tmp_path / "counter.pt"), "--format", "json"])
+        == 0
+    )
     out, err = capsys.readouterr()
     [row] = json.loads(out)
     assert row["in_range"] is False and row["reason"].startswith("grey-level entropy 0.00 bits")
     assert "1 out of range" in err
-    assert cli.main(["count", str(tmp_path / "blank.png"), "--model", str(model_files / "counter.pt"), "--format", "csv"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].endswith(",,the counter file has no training envelope; rerun `dvc repro`,"
-                                                            "a counter file without provenance (made before counters "
-                                                            "recorded theirs)")
+    assert (
+        cli.main(["count", str(tmp_path / "blank.png"), "--model", str(model_files / "counter.pt"), "--format", "csv"])
+        == 0
+    )
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[1]
+        .endswith(
+            ",,the counter file has no training envelope; rerun `dvc repro`,"
+            "a counter file without provenance (made before counters "
+            "recorded theirs)"
+        )
+    )
 
 
 def test_count_reads_each_image_on_its_own_tiling_by_default_and_a_fixed_grid_on_request(tmp_path, capsys, model_files):
@@ -155,11 +175,16 @@ def test_count_reads_each_image_on_its_own_tiling_by_default_and_a_fixed_grid_on
     assert Image.open(tmp_path / "overlays/photo_count.png").size == (64, 48)
 
 
-def test_a_counter_file_without_a_tiling_rule_counts_a_fixed_grid_and_says_what_auto_needs(tmp_path, capsys, model_files):
+def test_a_counter_file_without_a_tiling_rule_counts_a_fixed_grid_and_says_what_auto_needs(
+    tmp_path, capsys, model_files
+):
     Image.new("RGB", (64, 48), (90, 120, 80)).save(tmp_path / "photo.png")
     assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(model_files / "untiled.pt")]) == 2
     assert "no tiling rule" in capsys.readouterr().err
-    assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(model_files / "untiled.pt"), "--patches", "2"]) == 0
+    assert (
+        cli.main(["count", str(tmp_path / "photo.png"), "--model", str(model_files / "untiled.pt"), "--patches", "2"])
+        == 0
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "auto"])
@@ -242,14 +267,24 @@ def test_a_decompression_bomb_is_skipped_in_one_line_and_the_table_stays_valid(t
 
 def test_a_counter_names_itself_and_one_trained_on_renders_alone_flags_every_photo(tmp_path, capsys, model_files):
     rank = torch.load(model_files / "rank.pt", weights_only=True)
-    renders_only = {"name": "models/syrac.pt", "synthetic": "renders of the embedded crowd simulator", "photographs": [],
-                    "backbone": "mobilenet_v3_small", "input_size": [32, 48], "probe": "ridge, prompted labels", "seed": 0}
+    renders_only = {
+        "name": "models/syrac.pt",
+        "synthetic": "renders of the embedded crowd simulator",
+        "photographs": [],
+        "backbone": "mobilenet_v3_small",
+        "input_size": [32, 48],
+        "probe": "ridge, prompted labels",
+        "seed": 0,
+    }
     for name, provenance in (("renders.pt", renders_only),
                              ("photos.pt", {**renders_only, "photographs": ["shanghaitech part_B (train split)"]})):
         save_counter(tmp_path / name, {**rank, "tiling": TILING, "provenance": provenance},
                      LinearProbe(np.full(rank["feature_dim"], 0.01, np.float32), 1.0))
     Image.new("RGB", (64, 48), (90, 120, 80)).save(tmp_path / "photo.png")
-    assert cli.main(["count", str(tmp_path / "photo.png"), "--model", str(tmp_path / "renders.pt"), "--format", "json"]) == 0
+    assert (
+        cli.main(["count", str(tmp_path / "photo.png"), "--model", str(tmp_path / "renders.pt"), "--format", "json"])
+        == 0
+    )
     [row] = json.loads(capsys.readouterr().out)
     assert row["in_range"] is False and "never a photograph" in row["reason"]
     assert row["counter"] == "models/syrac.pt (mobilenet_v3_small, seed 0): trained on renders of the embedded crowd " \

@@ -121,7 +121,9 @@ def test_check_lists_every_problem_of_params_and_folders(tmp_path, capsys):
     assert "benchmarks.ucf_qnrf:" in out and "img_0001.jpg: no annotation" in out
     assert "benchmarks.jhu:" in out and "jhu_crowd test images" in out and "jhu_crowd train images" in out
     assert "3 problem(s) found" in out
-    (tmp_path / "params.yaml").write_text(params.replace("sim_sparse: 1 ", "sim_sparse: 0 ").replace("lr: 0.0003", "lr: -1"))
+    (tmp_path / "params.yaml").write_text(
+        params.replace("sim_sparse: 1 ", "sim_sparse: 0 ").replace("lr: 0.0003", "lr: -1")
+    )
     assert check.main([str(tmp_path / "params.yaml")]) == 1
     out = capsys.readouterr().out
     assert "evaluate.patches.sim_sparse = 0" in out and "pretrain.lr = -1" in out
@@ -171,7 +173,9 @@ def test_a_training_split_holds_out_one_image_in_five_for_development_and_record
     training = [p.name for p in training_images("shanghaitech", tmp_path / "part_B", "train")]
     assert len(training) == 8 and not set(held) & set(training)
     BUILDERS["shanghaitech"](tmp_path / "part_B", "test", [1, 2])  # a test split has no development part
-    assert training_images("shanghaitech", tmp_path / "part_B", "test") == image_paths("shanghaitech", tmp_path / "part_B", "test")
+    assert training_images("shanghaitech", tmp_path / "part_B", "test") == image_paths(
+        "shanghaitech", tmp_path / "part_B", "test"
+    )
     bench = DatasetSplit("shanghaitech", str(tmp_path / "part_B"), "test")
     import_benchmark(bench, "b", tmp_path / "images", tmp_path / "truth", "fail", "train")
     assert read_manifest(tmp_path / "images", DEVELOPMENT_MANIFEST)[0] == held

@@ -87,7 +87,9 @@ def test_any_image_is_regenerated_alone_from_its_seed(sd_repo, pipeline, tmp_pat
     seed = generate.image_seed(cfg.seed, generate.EDITS, 1, 0)
     storage.write_image(tmp_path / "edit.jpg", generator.remove_people([source], [seed], cfg.pairs.strength)[0])
     assert (tmp_path / "edit.jpg").read_bytes() == (sd_repo / "data/pairs/edits/src_00001_e0.jpg").read_bytes()
-    image = generator.render(["A group of 50 people. High angle"], [generate.image_seed(cfg.seed, generate.COUNTING, 50, 3)])
+    image = generator.render(
+        ["A group of 50 people. High angle"], [generate.image_seed(cfg.seed, generate.COUNTING, 50, 3)]
+    )
     storage.write_image(tmp_path / "n50.jpg", image[0])
     assert (tmp_path / "n50.jpg").read_bytes() == (sd_repo / "data/counting/images/n0050_003.jpg").read_bytes()
 
@@ -136,7 +138,9 @@ def test_two_accelerate_processes_make_exactly_the_images_of_one(sd_repo):
         outputs[name] = _images(sd_repo / f"out_{name}/pairs")
         assert (sd_repo / f"out_{name}/pairs/manifest.csv").is_file()
     assert len(outputs["one"]) == TRAINING_SOURCES * 3 and outputs["one"] == outputs["two"]
-    assert (sd_repo / "out_one/pairs/manifest.csv").read_bytes() == (sd_repo / "out_two/pairs/manifest.csv").read_bytes()
+    assert (sd_repo / "out_one/pairs/manifest.csv").read_bytes() == (
+        sd_repo / "out_two/pairs/manifest.csv"
+    ).read_bytes()
 
 
 GENERATION_PATHS = ["--out-dir", "out", "--truth-dir", "truth", "--metrics-path", "m.json", "--work-root", "work"]

@@ -34,7 +34,8 @@ def embedded_quotes() -> list[str]:
         f"crops holding nobody are counted {sparse['sim_sparse']['0']['mean_count']:.1f} (sim_sparse) and "
         f"{sparse['sim_dense']['0']['mean_count']:.1f} (sim_dense), crops of 6 to 20 people about "
         f"{sparse['sim_sparse']['6-20']['mean_count']:.0f} and {sparse['sim_dense']['6-20']['mean_count']:.0f} "
-        f"(true means {sparse['sim_sparse']['6-20']['mean_true']:.1f} and {sparse['sim_dense']['6-20']['mean_true']:.1f})",
+        f"(true means {sparse['sim_sparse']['6-20']['mean_true']:.1f} and "
+        f"{sparse['sim_dense']['6-20']['mean_true']:.1f})",
         f"(MAE {rank['sim_sparse']['mae']:.1f}, against {end_to_end['sim_sparse']['mae']:.1f} for training end to end",
         f"{intra['sim_sparse']['mae']:.1f} for intra-image ranking and {untrained['sim_sparse']['mae']:.1f} for the "
         "untrained encoder",

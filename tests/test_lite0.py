@@ -89,4 +89,5 @@ def test_check_reports_uninstalled_weights_before_any_stage(tmp_path, monkeypatc
 def test_check_reports_uninstalled_weights_for_table_3_when_syrac_starts_from_random_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(lite0, "WEIGHTS_PACKAGE", "no_such_lite0_weights_package")
     found = check.problems(str(REPO / "params.yaml"))  # the default: random initialisation
-    assert [p for p in found if "efficientnet_lite0" in p][0].startswith("ablation: ImageNet weights for efficientnet_lite0")
+    [problem] = [p for p in found if "efficientnet_lite0" in p][:1]
+    assert problem.startswith("ablation: ImageNet weights for efficientnet_lite0")

@@ -284,7 +284,9 @@ def test_frozen_stages_keep_their_weights_and_batch_norm_statistics_while_the_re
     frozen = ("encoder.conv1.", "encoder.bn1.", "encoder.layer1.", "encoder.layer2.")
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert not any(k.startswith(frozen) for k in changed)
-    assert any(k.startswith("encoder.layer3.") for k in changed) and any(k.startswith("encoder.layer4.") for k in changed)
+    assert any(k.startswith("encoder.layer3.") for k in changed) and any(
+        k.startswith("encoder.layer4.") for k in changed
+    )
     assert any(k.endswith("running_mean") and k.startswith("encoder.layer4.") for k in changed)
 
 
@@ -294,4 +296,6 @@ def test_frozen_stages_cannot_exceed_the_backbone_s(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(config.ConfigError) as error:
         config.load(tmp_path / "params.yaml")
-    assert error.value.problems == ["params.yaml: pretrain.frozen_stages = 6 is not allowed: in [0, 5] (resnet18 has 5)"]
+    assert error.value.problems == [
+        "params.yaml: pretrain.frozen_stages = 6 is not allowed: in [0, 5] (resnet18 has 5)"
+    ]

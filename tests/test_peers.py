@@ -51,7 +51,9 @@ def test_a_missing_package_is_a_check_problem_naming_the_extra(tmp_path, monkeyp
         peers.load("ssd_mobilenet_v2")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(yaml.safe_load((REPO / "params.yaml").read_text())))
     found = [p for p in check.problems(str(tmp_path / "params.yaml")) if p.startswith("peers.")]
-    assert len(found) == 1 and found[0].startswith("peers.detectors: ssd_mobilenet_v2: ") and "not installed" in found[0]
+    assert (
+        len(found) == 1 and found[0].startswith("peers.detectors: ssd_mobilenet_v2: ") and "not installed" in found[0]
+    )
     params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), {"peers": {"detectors": ["hog"]}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     assert not [p for p in check.problems(str(tmp_path / "params.yaml")) if p.startswith("peers.")]

@@ -98,7 +98,9 @@ def test_sparse_scenes_sorts_crops_of_every_benchmark_by_the_heads_they_hold(tin
             assert summary["crops"] == len(counted)
             if counted:
                 assert summary["mean_true"] == pytest.approx(np.mean([float(r["true_count"]) for r in counted]))
-                assert summary["mean_count"] == pytest.approx(np.mean([float(r["predicted_count"]) for r in counted]), abs=0.01)
+                assert summary["mean_count"] == pytest.approx(
+                    np.mean([float(r["predicted_count"]) for r in counted]), abs=0.01
+                )
     assert sum(summary["crops"] for groups in sparse.values() for summary in groups.values()) > 0
 
 
@@ -110,7 +112,9 @@ def test_peers_count_every_benchmark_image_beside_syrac(tiny_repo):
         assert list(methods) == ["hog", "ssd_mobilenet_v2", "syrac"]
         # the counter's own predictions, read from the evaluation's per-image file (2 decimals)
         assert methods["syrac"]["mae"] == pytest.approx(evaluated[name]["mae"], abs=0.005)
-        assert all(set(r) == {"mae", "mse", "spearman", "images_per_s"} and r["images_per_s"] > 0 for r in methods.values())
+        assert all(
+            set(r) == {"mae", "mse", "spearman", "images_per_s"} and r["images_per_s"] > 0 for r in methods.values()
+        )
         rows = storage.read_csv(tiny_repo / f"plots/peers/{name}.csv")
         assert len(rows) == evaluated[name]["n_images"] and list(rows[0]) == ["image", "true_count", *methods]
         assert all(float(r["hog"]).is_integer() and float(r["ssd_mobilenet_v2"]).is_integer() for r in rows)
@@ -128,12 +132,16 @@ def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):
     evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
     for bench in benchmarks:  # SYRAC's row is the evaluation's: same encoder, probe and patches
         assert ablation["synthetic_rank"][bench]["mae"] == evaluated[bench]["mae"]  # the same cached features
-        assert ablation["syrac_counter"][bench] == ablation["synthetic_rank"][bench]  # the tiny profile's probe is the paper's
+        assert (
+            ablation["syrac_counter"][bench] == ablation["synthetic_rank"][bench]
+        )  # the tiny profile's probe is the paper's
     assert (tiny_repo / "plots/ablation/ablation.png").stat().st_size > 5000
     # intra-image ranking trains on the same unlabelled photos' crops as SYRAC: both have 8 of 10 simulated
     # sources' 2 pairs (15% held out) and 2 nested crops of 3 of the 4 tiny SHA training photos (the 4th is the
     # development part)
-    pretrained = [json.loads((tiny_repo / f"metrics/{name}.json").read_text()) for name in ("pretrain", "pretrain_intra")]
+    pretrained = [
+        json.loads((tiny_repo / f"metrics/{name}.json").read_text()) for name in ("pretrain", "pretrain_intra")
+    ]
     assert [m["train_pairs"] for m in pretrained] == [8 * 2 + 3 * 2] * 2
 
 
@@ -159,8 +167,9 @@ def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
             assert pair["more_count"] > pair["fewer_count"] and pair["more_proxy"] < pair["fewer_proxy"]
         assert (tiny_repo / f"plots/review_ranking/worst_pairs_{bench}.png").stat().st_size > 2000
         for split in ("test", "development"):  # the development part of the training split: where levers are chosen
-            assert set(probes[split][bench]) == {f"{form}_{labels}" for form in ("ridge", "nonnegative")
-                                                 for labels in ("prompted", "rank_refined")} | {"classification", "rank_head"}
+            assert set(probes[split][bench]) == {
+                f"{form}_{labels}" for form in ("ridge", "nonnegative") for labels in ("prompted", "rank_refined")
+            } | {"classification", "rank_head"}
         # the counter's own probe (ridge, prompted labels by default) is the evaluation's, on both splits and tilings
         for split, evaluation in (("test", evaluated[bench]), ("development", evaluated[bench]["development"])):
             own = probes[split][bench]["ridge_prompted"]

@@ -23,7 +23,9 @@ def test_switching_to_a_profile_and_back_restores_params_byte_for_byte(params, n
     original = params.read_bytes()
     assert profile.switch("embedded", params) == 0  # profiles/embedded.yaml matches params.yaml
     assert profile.switch(name, params) > 0
-    assert params.read_bytes() != original and "efficientnet_lite0; the paper uses resnet50" in params.read_text()  # comments kept
+    assert (
+        params.read_bytes() != original and "efficientnet_lite0; the paper uses resnet50" in params.read_text()
+    )  # comments kept
     assert profile.switch("embedded", params) > 0
     assert params.read_bytes() == original
 

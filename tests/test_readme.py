@@ -60,10 +60,16 @@ def _set_params(command: str) -> None:
 # the command without running it.
 COMMANDS = [
     (r"make (repro|test)", ("make -n {0}", (0,), "")),  # the targets exist (running them is CI's job)
-    (r"ln -s /path/to/ShanghaiTech datasets/ShanghaiTech", ("ln -s ../../ShanghaiTech datasets/ShanghaiTech", (0,), "")),
+    (
+        r"ln -s /path/to/ShanghaiTech datasets/ShanghaiTech",
+        ("ln -s ../../ShanghaiTech datasets/ShanghaiTech", (0,), ""),
+    ),
     (r"python -m syrac\.profile (paper|embedded|shanghaitech)", "run"),
     (r"python -m syrac\.check", (None, (0, 1), "problem(s) found|ready to run")),
-    (r"python -m syrac\.studies\.label_noise", (None, (1,), "fewer than two label-noise levels")),  # no experiments here
+    (
+        r"python -m syrac\.studies\.label_noise",
+        (None, (1,), "fewer than two label-noise levels"),
+    ),  # no experiments here
     (r"python -m syrac\.seeds .*", ("python -m syrac.seeds --help", (0,), "--headline")),  # a DAG per seed: CI's time
     # the first stage runs, so the stages' `python` starts; it may refuse (the paper profile's data is not here)
     (r"dvc repro", ("dvc repro check", (0, 255), "Running stage 'check'")),
@@ -127,7 +133,9 @@ def test_every_readme_block_is_known_and_works_as_written(readme_repo):
             actual = template.format(*match.groups()) if template else command
             result = _shell(actual, activated, readme_repo)
             output = result.stdout + result.stderr
-            assert result.returncode in codes, f"README: `{command}` (ran `{actual}`) exited {result.returncode}:\n{output[-3000:]}"
+            assert result.returncode in codes, (
+                f"README: `{command}` (ran `{actual}`) exited {result.returncode}:\n{output[-3000:]}"
+            )
             assert "Traceback" not in output and "ModuleNotFoundError" not in output, output[-3000:]
             assert not expected or re.search(expected.replace("(", r"\(").replace(")", r"\)"), output), output[-3000:]
             ran.append(command)

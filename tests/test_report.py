@@ -76,8 +76,11 @@ def test_sparse_scenes_and_seeds_get_their_tables_when_measured(metrics):
     assert "| b | 12.0 (10.0 to 14.0) | 21.0 (20.0 to 22.0) | 0.600 (0.500 to 0.700) | 1, 2 |" in text
     assert "own tiling" not in text
     seeds = json.loads((metrics / "seeds.json").read_text())
-    seeds["b"]["tiling"] = {"mean": {"mae": 11.0, "mse": 19.0, "spearman": 0.65}, "min": {"mae": 9.0, "mse": 18.0, "spearman": 0.6},
-                            "max": {"mae": 13.0, "mse": 20.0, "spearman": 0.7}}
+    seeds["b"]["tiling"] = {
+        "mean": {"mae": 11.0, "mse": 19.0, "spearman": 0.65},
+        "min": {"mae": 9.0, "mse": 18.0, "spearman": 0.6},
+        "max": {"mae": 13.0, "mse": 20.0, "spearman": 0.7},
+    }
     seeds["b"]["development"] = {**{k: seeds["b"][k] for k in ("seeds", "min", "max")},
                                  "mean": {"mae": 30.0, "mse": 40.0, "spearman": 0.5}}
     (metrics / "seeds.json").write_text(json.dumps(seeds))
@@ -119,7 +122,9 @@ def test_seeds_give_table_3_its_spread_and_lead_the_headline(metrics):
               "mean": {"mae": 12.0, "mse": 21.0, "spearman": 0.6}, "min": {"mae": 10.0, "mse": 20.0, "spearman": 0.5},
               "max": {"mae": 14.0, "mse": 22.0, "spearman": 0.7}},
         "ablation": {"no_pretraining": {"b": spread}}}))
-    assert "| no pre-training (trained end to end on the noisy counts) | 60.0 (50.0 to 75.0) |" in report.tables(metrics)
+    assert "| no pre-training (trained end to end on the noisy counts) | 60.0 (50.0 to 75.0) |" in report.tables(
+        metrics
+    )
     headline = report.headline_tables(metrics)
     assert headline.index("SYRAC at seeds 0, 1") < headline.index("Table 3 at seeds 0, 1") < headline.index(
         "One seed (the committed run) in full, in the shape of the paper's Table 1")
@@ -133,7 +138,10 @@ def test_peers_sit_beside_syrac_with_their_speed(metrics):
     text = report.tables(metrics)
     assert "| peer: HOG people detector (OpenCV; trained on pedestrians) | 80.0 | 90.0 | 0.250 |" in text
     assert text.index("| SYRAC (b 2x2") < text.index("| peer: HOG") < text.index("| always the mean noisy")
-    assert "| SYRAC at the benchmark's K (`syrac count --patches K`, envelope included) | 12.0 |" in text and "| HOG people detector" in text
+    assert (
+        "| SYRAC at the benchmark's K (`syrac count --patches K`, envelope included) | 12.0 |" in text
+        and "| HOG people detector" in text
+    )
 
 
 def test_the_per_image_tiling_gets_its_row_and_how_often_each_grid_was_reached(metrics):

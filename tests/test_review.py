@@ -20,7 +20,8 @@ def test_pair_accuracy_is_binned_by_the_count_ratio_of_each_pair():
     proxy = np.array([1.0, 2.0, 2.0, 0.5, 1.0])
     result = review.pair_accuracy_by_ratio(proxy, true)
     # the 9 pairs of different counts (the two 10s are skipped), by ratio:
-    # 1-1.25: 11/10 twice, both right | 2-4: 30/10 twice right, 30/11 a tie, 100/30 wrong | >4: 100/10 twice, 100/11 wrong
+    # 1-1.25: 11/10 twice, both right | 2-4: 30/10 twice right, 30/11 a tie, 100/30 wrong
+    # >4: 100/10 twice, 100/11 wrong
     assert result["1-1.25"] == {"pairs": 2, "accuracy": 1.0}
     assert result["1.25-2"]["pairs"] == 0 and math.isnan(result["1.25-2"]["accuracy"])
     assert result["2-4"] == {"pairs": 4, "accuracy": pytest.approx((1 + 1 + 0.5 + 0) / 4)}

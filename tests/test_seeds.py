@@ -54,7 +54,10 @@ def test_every_seed_runs_the_params_seed_last_and_the_mean_is_written(params, mo
     assert result["sparse_scenes"]["b"]["6-20"]["mean"] is None
     assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]  # results are per CPU type: it is named
     # the development part of the training split, and every read-out on both splits, as the test split
-    assert result["b"]["development"]["mean"]["mae"] == 111.0 and result["b"]["development"]["tiling"]["min"]["mae"] == 109.0
+    assert (
+        result["b"]["development"]["mean"]["mae"] == 111.0
+        and result["b"]["development"]["tiling"]["min"]["mae"] == 109.0
+    )
     readouts = result["readouts"]
     assert readouts["development"]["b"]["nonnegative_prompted"]["tiling"]["mean"]["mae"] == 111.0
     assert readouts["test"]["b"]["ridge_prompted"]["max"]["mae"] == 12.0
@@ -112,7 +115,15 @@ def test_no_ensemble_where_each_seed_counted_other_scenes(params, monkeypatch):
     """A simulated benchmark is redrawn at each seed under the same file names: averaging its counts
     image by image would mix scenes, so the summary has no ensemble there."""
     def with_predictions(seed: int) -> dict:
-        rows = [{"image": "a.jpg", "true_count": str(10 + seed), "predicted_count": "10", "tiled_count": "10", "tiling": "1"}]
+        rows = [
+            {
+                "image": "a.jpg",
+                "true_count": str(10 + seed),
+                "predicted_count": "10",
+                "tiled_count": "10",
+                "tiling": "1",
+            }
+        ]
         return {**fake_metrics(seed), "predictions": {"b": {"test": rows}}}
 
     monkeypatch.setattr(seeds, "run_seed", lambda seed, _: with_predictions(seed))
@@ -151,7 +162,9 @@ def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(
     ref = seeds.latest_experiment(1)
     assert ref and ref.startswith("refs/exps/") and seeds.latest_experiment(7) is None
     seeds.restore_experiment(ref)
-    assert (tmp_path / "model.txt").read_text() == "weights of seed 1" and storage.read_json(tmp_path / "score.json") == {"seed": 1}
+    assert (tmp_path / "model.txt").read_text() == "weights of seed 1" and storage.read_json(
+        tmp_path / "score.json"
+    ) == {"seed": 1}
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["seed"] == 0  # params and code are left alone
     dvc("exp", "run", "-S", "seed=1", cwd=tmp_path)
     assert (tmp_path / "runs.log").read_text().split() == ["1", "0"]  # seed 1 was not trained again
@@ -163,7 +176,9 @@ def test_from_experiments_summarises_each_seeds_latest_experiment_and_runs_nothi
     def files(seed: int) -> dict[str, str]:
         written = {f"metrics/{name}.json": json.dumps(value) for name, value in fake_metrics(seed).items()}
         written["metrics/pretrain.json"] = json.dumps({"machine": {"cpu": "the experiments' CPU", "cores": 2}})
-        written["plots/predictions/b.csv"] = f"image,true_count,predicted_count,tiled_count,tiling\na.jpg,10,{8 + 4 * seed},10,1\n"
+        written["plots/predictions/b.csv"] = (
+            f"image,true_count,predicted_count,tiled_count,tiling\na.jpg,10,{8 + 4 * seed},10,1\n"
+        )
         return written
 
     monkeypatch.setattr(seeds, "run_seed", lambda *_: pytest.fail("ran"))

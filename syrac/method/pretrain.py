@@ -96,8 +96,12 @@ def photo_pairs(cfg: Config) -> PairSet | None:
     """Nested-crop pairs of ``pretrain.unlabelled_photos`` (their images only: annotations beside
     them are never opened), or None when none are declared."""
     p = cfg.pretrain
-    paths = [path for photos in p.unlabelled_photos for path in training_images(photos.format, photos.root, photos.split)]
-    return nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed) if paths else None
+    paths = [
+        path for photos in p.unlabelled_photos for path in training_images(photos.format, photos.root, photos.split)
+    ]
+    return (
+        nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed) if paths else None
+    )
 
 
 @dataclass
@@ -120,7 +124,9 @@ def relation_images(cfg: Config, pairs_dir: Path) -> RelationImages | None:
     photos = [path for declared in p.unlabelled_photos
               for path in training_images(declared.format, declared.root, declared.split)]
     height, width = cfg.model.input_size
-    images = load_resized([pairs_dir / s for s in sources] + photos, (2 * height, 2 * width), desc="decode relation images")
+    images = load_resized(
+        [pairs_dir / s for s in sources] + photos, (2 * height, 2 * width), desc="decode relation images"
+    )
     return RelationImages(images, np.array(list(sources.values()) + [-1] * len(photos)))
 
 

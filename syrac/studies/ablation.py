@@ -91,23 +91,37 @@ def train_end_to_end(cfg: Config, images: torch.Tensor, targets: np.ndarray, epo
     what = "end to end" if start is None else "fine-tune"
     history = []
     for epoch in range(1, epochs + 1):
-        mean_loss, _ = train_epoch(model, optimizer, len(y), p.batch_size, generator, f"{what} {epoch}/{epochs}", batch_loss)
+        mean_loss, _ = train_epoch(
+            model, optimizer, len(y), p.batch_size, generator, f"{what} {epoch}/{epochs}", batch_loss
+        )
         history.append(math.sqrt(mean_loss) * scale)
-    return model.cpu().eval(), {"epochs": epochs, "train_rmse_noisy_labels": history[-1], "train_rmse_by_epoch": history}
+    return model.cpu().eval(), {
+        "epochs": epochs,
+        "train_rmse_noisy_labels": history[-1],
+        "train_rmse_by_epoch": history,
+    }
 
 
 @torch.no_grad()
 def rescale_head(model: RankCounter, images: torch.Tensor, batch_size: int, device: torch.device) -> None:
     """Scale the head so the mean proxy count over ``images`` is 1 (the scaled mean label)."""
     model.eval()
-    mean = torch.cat([proxy_counts(model, images[i:i + batch_size], device) for i in range(0, len(images), batch_size)]).mean()
+    mean = torch.cat(
+        [proxy_counts(model, images[i : i + batch_size], device) for i in range(0, len(images), batch_size)]
+    ).mean()
     if mean > 0:
         model.head.weight /= mean
         model.head.bias /= mean
 
 
-def strategy_features(model: RankCounter, counting: list[Path], benchmarks: dict[str, list[Path]],
-                      grids: dict[str, int], size: tuple[int, int], name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def strategy_features(
+    model: RankCounter,
+    counting: list[Path],
+    benchmarks: dict[str, list[Path]],
+    grids: dict[str, int],
+    size: tuple[int, int],
+    name: str,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Whole-image features of the counting set and each benchmark's KxK patch features (K from ``grids``)."""
     whole = extract(model, counting, (1,), size, f"{name}: counting set")["k1"][:, 0]
     patches = {bench: extract(model, paths, (grids[bench],), size, f"{name}: {bench}")[f"k{grids[bench]}"]

@@ -85,7 +85,9 @@ def main() -> int:
     storage.write_json("metrics/label_noise.json", study)
     plot(Path("plots/label_noise.png"), study)
     for cv, cells in study.items():
-        print(f"count_cv {cv}: " + "  ".join(f"{s} {'/'.join(f'{v:.0f}' for v in c.values())}" for s, c in cells.items()))
+        print(
+            f"count_cv {cv}: " + "  ".join(f"{s} {'/'.join(f'{v:.0f}' for v in c.values())}" for s, c in cells.items())
+        )
     return 0
 
 

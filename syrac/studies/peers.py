@@ -99,7 +99,9 @@ class SsdPeople:
         detections = self.net.forward()[0, 0]  # rows: view, class, score, box in the view's [0, 1] coordinates
         people = detections[(detections[:, 1] == COCO_PERSON) & (detections[:, 2] >= SSD_SCORE)]
         origin = np.array([views[int(v)][:2] for v in people[:, 0]], dtype=float).reshape(-1, 2)
-        size = np.array([np.subtract(views[int(v)][2:], views[int(v)][:2]) for v in people[:, 0]], dtype=float).reshape(-1, 2)
+        size = np.array([np.subtract(views[int(v)][2:], views[int(v)][:2]) for v in people[:, 0]], dtype=float).reshape(
+            -1, 2
+        )
         boxes = np.hstack([origin + people[:, 3:5] * size, origin + people[:, 5:7] * size])
         return len(merge_boxes(boxes, people[:, 2]))
 

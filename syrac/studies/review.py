@@ -1,8 +1,9 @@
 """Answers to the questions the paper's reviewers asked (ICLR 2024), measured rather than argued.
 
 Each function is one measurement; the stages ``review_ranking`` and ``review_probes`` (and the
-``fine_tune`` row of the ablation) run them, and docs/review.md is generated from their metrics. Labels enter only as the read-out: which pairs are
-ordered correctly, how far a count is from the truth.
+``fine_tune`` row of the ablation) run them, and docs/review.md is generated from their metrics.
+Labels enter only as the read-out: which pairs are ordered correctly, how far a count is from the
+truth.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def pair_accuracy_by_ratio(proxy: np.ndarray, true: np.ndarray) -> dict[str, dic
     result = {}
     for b, name in enumerate(ratio_bin_names()):
         inside = which == b
-        result[name] = {"pairs": int(inside.sum()), "accuracy": float(right[inside].mean()) if inside.any() else math.nan}
+        result[name] = {
+            "pairs": int(inside.sum()),
+            "accuracy": float(right[inside].mean()) if inside.any() else math.nan,
+        }
     result["all"] = {"pairs": len(right), "accuracy": float(right.mean()) if len(right) else math.nan}
     return result
 
@@ -82,7 +86,9 @@ def plot_pair_accuracy(path: Path, accuracy: dict[str, dict[str, dict]]) -> None
     from syrac.figures import plt, save_figure
 
     bins = ratio_bin_names()
-    fig, axes = plt.subplots(1, len(accuracy), figsize=(3.4 * len(accuracy) + 0.5, 3.4), dpi=110, squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(accuracy), figsize=(3.4 * len(accuracy) + 0.5, 3.4), dpi=110, squeeze=False, sharey=True
+    )
     for ax, (bench, heads) in zip(axes[0], accuracy.items()):
         for head, by_bin in heads.items():
             ax.plot(bins, [by_bin[b]["accuracy"] for b in bins], marker="o", label=head.replace("_", " "))
@@ -141,7 +147,9 @@ def photometric_edit(image: Image.Image, rng: np.random.Generator, strength: flo
     draws it around the source's own blur, while a photo can only be blurred further, which would
     hide small heads and confound "edited" with "fewer people visible"."""
     gain = rng.uniform(1 - 0.3 * strength, 1 + 0.3 * strength, size=3)
-    pixels = np.asarray(image, np.float32) / 255 * gain + rng.normal(0, rng.uniform(0.01, 0.03), (image.height, image.width, 3))
+    pixels = np.asarray(image, np.float32) / 255 * gain + rng.normal(
+        0, rng.uniform(0.01, 0.03), (image.height, image.width, 3)
+    )
     return Image.fromarray((np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
@@ -208,9 +216,11 @@ def held_out_accuracies(model: RankCounter, held: PairSet, counts: np.ndarray) -
     proxy[shown] = encode(model, held.images[shown].permute(0, 2, 3, 1).numpy()) @ weight + bias
     s, e = held.source.numpy(), held.edit.numpy()
     dropped = counts[e] < counts[s]
-    return {"source_vs_own_edit": {"pairs": int(dropped.sum()), "accuracy": float((proxy[s] > proxy[e])[dropped].mean())},
-            "source_vs_source": pair_accuracy_by_ratio(proxy[sources], counts[sources])["all"],
-            "edit_vs_edit": pair_accuracy_by_ratio(proxy[edits], counts[edits])["all"]}
+    return {
+        "source_vs_own_edit": {"pairs": int(dropped.sum()), "accuracy": float((proxy[s] > proxy[e])[dropped].mean())},
+        "source_vs_source": pair_accuracy_by_ratio(proxy[sources], counts[sources])["all"],
+        "edit_vs_edit": pair_accuracy_by_ratio(proxy[edits], counts[edits])["all"],
+    }
 
 
 def untrained_head(cfg: Config, model: RankCounter, train: PairSet) -> tuple[tuple[np.ndarray, float], float]:
@@ -279,7 +289,9 @@ class CountClassifier:
         return self.patch_counts(patch_features).sum(axis=1)
 
 
-def fit_classifier(features: np.ndarray, prompted: np.ndarray, grid, folds: int, seed: int) -> tuple[CountClassifier, dict]:
+def fit_classifier(
+    features: np.ndarray, prompted: np.ndarray, grid, folds: int, seed: int
+) -> tuple[CountClassifier, dict]:
     """C = 1 / alpha over the ridge probe's grid, chosen as its alpha is: by the cross-validated
     RMSE of the count on the noisy labels."""
     errors = cross_validate(features, prompted, [1.0 / alpha for alpha in grid], folds, seed,

@@ -37,17 +37,19 @@ def pretraining_ablation(cfg: Config, models: dict[str, Path], counting_dir: Pat
 
     baselines = {"no_pretraining": load_rank_model(models["end_to_end"])[0], **untrained_models(cfg),
                  "intra_image_rank": load_rank_model(models["intra"])[0]}
-    features = {strategy: strategy_features(to_device(model, compute_device()), counting, test_paths, grids, size, strategy)
+    device = compute_device()
+    features = {strategy: strategy_features(to_device(model, device), counting, test_paths, grids, size, strategy)
                 for strategy, model in baselines.items()}
     features["synthetic_rank"] = cached_features(counting_features, bench_features, counting_names, grids)
     features["synthetic_rank_fine_tuned"] = strategy_features(  # the review's "frozen or fine-tuned?"
-        to_device(load_rank_model(models["fine_tuned"])[0], compute_device()), counting, test_paths, grids, size, "fine-tuned")
+        to_device(load_rank_model(models["fine_tuned"])[0], device), counting, test_paths, grids, size, "fine-tuned")
     results, patches = {}, {}
     for strategy, (whole, patches[strategy]) in features.items():
         probe = fit(whole, prompted)
         results[strategy] = {name: mae_mse(probe, patches[strategy][name], name) for name in cfg.benchmarks}
     counter = load_probe(models["counter"])  # the adopted counter's own probe (params probe) on the same features
-    results["syrac_counter"] = {name: mae_mse(counter, patches["synthetic_rank"][name], name) for name in cfg.benchmarks}
+    results["syrac_counter"] = {name: mae_mse(counter, patches["synthetic_rank"][name], name)
+                                for name in cfg.benchmarks}
     results["oracle"] = {}  # SYRAC's encoder, probe fitted on the true counts of training patches
     syrac_encoder = to_device(load_rank_model(models["rank"])[0], compute_device())
     for name in cfg.benchmarks:
