@@ -10,6 +10,7 @@ from syrac.data.benchmarks import read_manifest
 from syrac.figures import grouped_bars
 from syrac.inference.count import load_counter
 from syrac.inference.evaluation import read_grids, scores, true_counts
+from syrac.method.model import machine
 from syrac.storage import read_image
 from syrac.studies import peers
 
@@ -46,7 +47,7 @@ if __name__ == "__main__":
                 f"{method} MAE {r['mae']:.1f} ({r['images_per_s']:.1f} img/s)" for method, r in results[name].items()
             )
         )
-    storage.write_json(args.metrics_path, results)
+    storage.write_json(args.metrics_path, {**results, "machine": machine()})  # speeds are per machine
     by_method = {method: {name: results[name][method] for name in results} for method in next(iter(results.values()))}
     grouped_bars(
         args.plots_dir / "mae.png", by_method, "mae", "SYRAC (hatched) and off-the-shelf person detectors: MAE"

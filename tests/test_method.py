@@ -299,3 +299,17 @@ def test_frozen_stages_cannot_exceed_the_backbone_s(tmp_path):
     assert error.value.problems == [
         "params.yaml: pretrain.frozen_stages = 6 is not allowed: in [0, 5] (resnet18 has 5)"
     ]
+
+
+def test_the_machine_record_tells_zen_4_from_zen_5_and_names_the_threads():
+    from syrac.method.model import cpu_family, machine
+
+    flags = "fpu avx512f avx512_bf16"
+    assert cpu_family({"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "17", "flags": flags}) == \
+        "Zen 4, family 25 model 17 (avx512_bf16)"
+    zen5 = cpu_family({"vendor_id": "AuthenticAMD", "cpu family": "26", "model": "2", "flags": flags})
+    assert zen5.startswith("Zen 5")
+    assert cpu_family({"vendor_id": "GenuineIntel", "cpu family": "6", "model": "143",
+                       "flags": "avx512f avx512_bf16 amx_bf16"}) == "family 6 model 143 (avx512_bf16, amx_bf16)"
+    record = machine()
+    assert record["threads"] >= 1 and record["cores"] >= 1 and record["torch"]

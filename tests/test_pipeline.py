@@ -37,7 +37,9 @@ def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
         assert all(t in ("1", "2") for t in tilings) and tiling["finest_grid"]["1"] == tilings.count("1")
     pretrain = metrics["pretrain"]
     assert pretrain["epochs_run"] == 2 and pretrain["best_epoch"] in (1, 2)
-    assert pretrain["machine"]["cores"] >= 1 and pretrain["machine"]["cpu"]  # results repeat per CPU type: it is named
+    # results repeat per CPU family, core count, torch build and threads: each is named
+    assert pretrain["machine"]["cores"] >= 1 and pretrain["machine"]["cpu"] and pretrain["machine"]["threads"] >= 1
+    assert "family" in pretrain["machine"]["cpu_family"]
     assert 0 <= pretrain["holdout_ranking_accuracy"] <= 1
     assert 0 <= pretrain["self_supervised"]["rotation_accuracy"] <= 1  # the tiny DAG runs both levers
     assert 0 <= pretrain["holdout_ranking_accuracy_after_adapt_bn"] <= 1
@@ -107,6 +109,8 @@ def test_sparse_scenes_sorts_crops_of_every_benchmark_by_the_heads_they_hold(tin
 def test_peers_count_every_benchmark_image_beside_syrac(tiny_repo):
     results = json.loads((tiny_repo / "metrics/peers.json").read_text())
     evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
+    machine = results.pop("machine")  # speeds hold on the machine they were measured on: it is named
+    assert machine["cpu_family"] and machine["threads"] >= 1
     assert sorted(results) == sorted(evaluated)
     for name, methods in results.items():
         assert list(methods) == ["hog", "ssd_mobilenet_v2", "syrac"]

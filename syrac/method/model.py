@@ -178,17 +178,41 @@ def native_bf16(device: torch.device) -> bool:
     return device.type == "cpu" and avx512_bf16 is not None and avx512_bf16()
 
 
-def machine() -> dict:
-    """What a run trained on, recorded beside its metrics: weights, and so every metric, repeat byte
-    for byte only on the same CPU type, core count and PyTorch build (bf16 kernels differ between
-    CPU families)."""
+def _cpu_fields() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (Linux), or none elsewhere."""
     cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else [])
-             if line.startswith("model name")]
+    fields = {}
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []:
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def cpu_family(fields: dict[str, str]) -> str:
+    """The CPU's family, which decides its bf16 kernels (and so the bytes of trained weights): for
+    AMD, Zen 4 and Zen 5 both call themselves "AMD EPYC" and differ only here (family 25 with
+    AVX-512 is Zen 4, family 26 Zen 5)."""
+    family, model, flags = fields.get("cpu family", "?"), fields.get("model", "?"), fields.get("flags", "").split()
+    named = {"25": "Zen 4" if "avx512f" in flags else "Zen 3", "26": "Zen 5"}.get(family) \
+        if fields.get("vendor_id") == "AuthenticAMD" else None
+    extras = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+    described = f"{named + ', ' if named else ''}family {family} model {model}"
+    return described + (f" ({', '.join(extras)})" if extras else "")
+
+
+def machine() -> dict:
+    """What a run trained or was timed on, recorded beside its metrics: weights, and so every metric,
+    repeat byte for byte only on the same CPU family, core count, PyTorch build and thread count
+    (bf16 kernels differ between CPU families)."""
+    fields = _cpu_fields()
     device = compute_device()
     return {
-        "cpu": names[0] if names else platform.processor() or platform.machine(),
+        "cpu": fields.get("model name") or platform.processor() or platform.machine(),
+        "cpu_family": cpu_family(fields),
         "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
         "native_bf16": native_bf16(device),
