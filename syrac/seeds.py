@@ -208,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--from-experiments", action="store_true",
                         help="run nothing: summarise the latest DVC experiment of each seed")
+    parser.add_argument("--lever", default="", help="what this run changes against the adopted params (recorded in "
+                                                    "--out, where the generated lever tables read it)")
     args = parser.parse_args(argv)
+    lever = {"lever": args.lever} if args.lever else {}
     current = config.load(args.params).seed
     bad = [s for s in args.seeds if not 0 <= s < config.SEED_LIMIT]
     if bad or len(set(args.seeds)) != len(args.seeds):
@@ -220,12 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = {seed: seed_results(_experiment_file(ref), args.headline) for seed, ref in refs.items()}
         trained_on = json.loads(_experiment_file(refs[args.seeds[0]])("metrics/pretrain.json") or "{}").get("machine")
         return _write(
-            args.out, runs, {"experiments": {str(seed): ref for seed, ref in refs.items()}, "machine": trained_on}
+            args.out, runs,
+            {"experiments": {str(seed): ref for seed, ref in refs.items()}, "machine": trained_on, **lever},
         )
     order = sorted(args.seeds, key=lambda s: s == current)  # the params file's seed last
     if current not in args.seeds:
         order.append(current)  # run it too, so the workspace ends at the params file's seed
-    runs = {}
+    runs, minutes = {}, {}
     for seed in order:
         start = time.perf_counter()
         ref = latest_experiment(seed) if args.reuse else None
@@ -234,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
             restore_experiment(ref)
         print(f"seed {seed}: dvc exp run -S seed={seed}", file=sys.stderr)
         runs[seed] = run_seed(seed, args.headline)
-        print(f"seed {seed}: {(time.perf_counter() - start) / 60:.1f} min", file=sys.stderr)
-    return _write(args.out, {seed: runs[seed] for seed in args.seeds})
+        minutes[str(seed)] = round((time.perf_counter() - start) / 60, 1)
+        print(f"seed {seed}: {minutes[str(seed)]} min", file=sys.stderr)
+    return _write(args.out, {seed: runs[seed] for seed in args.seeds},
+                  {**lever, "minutes_per_seed": {str(seed): minutes[str(seed)] for seed in args.seeds}})
 
 
 def _write(out: Path, runs: dict[int, dict], extra: dict | None = None) -> int:

@@ -71,7 +71,25 @@ def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
     seeds.main(["--seeds", "1", "--headline"])
     assert calls == [["dvc", "exp", "run", "-S", "seed=1", "evaluate", "review_probes", "sparse_scenes"]]
     result = json.loads((params.parent / "metrics/seeds.json").read_text())
-    assert "ablation" not in result and list(result) == ["b", "readouts", "sparse_scenes", "machine"]
+    assert "ablation" not in result
+    assert list(result) == ["b", "readouts", "sparse_scenes", "machine", "minutes_per_seed"]
+    assert result["minutes_per_seed"]["1"] >= 0
+
+
+def test_a_lever_run_records_what_it_changed_and_the_scale_figures_where_a_run_wrote_them(params, monkeypatch):
+    def scaled(seed: int) -> dict:
+        metrics = fake_metrics(seed)
+        zoom = {"zoom_in": 1.0, "zoom_out": 2.0 + seed}
+        metrics["eval"]["b"]["development"].update(total_ratio=0.5 + seed / 10, zoom=zoom)
+        return metrics
+
+    monkeypatch.setattr(seeds, "run_seed", lambda seed, _: scaled(seed))
+    seeds.main(["--seeds", "0", "2", "--lever", "pretrain.scale_relations: 1.0"])
+    result = json.loads((params.parent / "metrics/seeds.json").read_text())
+    assert result["lever"] == "pretrain.scale_relations: 1.0"
+    development = result["b"]["development"]
+    assert development["mean"]["total_ratio"] == pytest.approx(0.6) and development["max"]["zoom_out"] == 4.0
+    assert "total_ratio" not in result["b"]["mean"]  # the test split's metrics here predate it
 
 
 def test_a_seed_outside_the_list_is_run_last_to_restore_the_workspace(params, monkeypatch):
