@@ -10,7 +10,8 @@ a passing check reruns nothing downstream.
 
 import sys
 
-from syrac import check, config, storage
+from syrac import config, storage
+from syrac.tools import check
 
 MARKER = b"params.yaml, dataset folders and weights checked by stages/check.py\n"
 

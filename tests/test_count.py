@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from syrac import cli
 from syrac.config import Model
 from syrac.inference.tiling import TilingRule
 from syrac.method.envelope import Envelope, fit_envelope
 from syrac.method.model import load_rank_model, new_model, save_counter, save_rank_model
 from syrac.method.probe import LinearProbe
+from syrac.tools import cli
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import scipy.io
 from layouts import BUILDERS, SIZE, write_image
 from PIL import Image
 
-from syrac import check
 from syrac.data import datasets
 from syrac.errors import BadImagesError, DatasetError
 from syrac.storage import readable_images
+from syrac.tools import check
 
 COUNTS = [3, 0, 7]
 

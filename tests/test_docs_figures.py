@@ -5,11 +5,15 @@ the readings around them quote figures by hand. Each sentence below is built fro
 quotes, so a rerun that moves a figure fails here until the reading is rewritten for it.
 """
 
+import json
+import re
+
 import pytest
 from repo import REPO
 
-from syrac.report import spread
 from syrac.storage import read_json
+from syrac.tools import report
+from syrac.tools.report import spread
 
 
 def metrics(name: str) -> dict:
@@ -75,3 +79,68 @@ def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)
     missing = [quote for quote in quotes() if quote not in text]
     assert not missing, f"docs/{name} no longer quotes these figures of the committed metrics: {missing}"
+
+
+# Figures from outside the committed runs that the prose may quote, each named where it is quoted:
+# the paper's tables (syrac.tools.report) and the authors' follow-up, AFreeCA (ECCV 2024).
+OUTSIDE = {"AFreeCA": (152.7, 35.0)}
+HISTORY = "real-history.md"  # dated history: each section names the machine and commit it ran on
+FIGURE = re.compile(r"(?<![\d.])\d{2,}\.\d(?!\d)")
+
+
+def committed_values() -> set[float]:
+    """Every number of the committed metrics, plots and perf results, to one decimal."""
+    values = set()
+
+    def walk(x):
+        if isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            values.add(round(float(x), 1))
+
+    for folder in ("metrics", "plots", "perf"):
+        for path in (REPO / folder).rglob("*"):
+            if path.suffix == ".json":
+                walk(json.loads(path.read_text()))
+            elif path.suffix in (".csv", ".tsv"):
+                for cell in re.split(r"[,\t\n]", path.read_text()):
+                    try:
+                        values.add(round(float(cell), 1))
+                    except ValueError:
+                        pass
+    return values
+
+
+def quoted_values() -> set[float]:
+    tables = (report.PAPER_TABLE_1, report.PAPER_TABLE_2, report.PAPER_TABLE_3)
+    paper = {v for table in tables for row in table.values() for pair in row.values() for v in pair}
+    return paper | {v for figures in OUTSIDE.values() for v in figures}
+
+
+def prose(path) -> str:
+    """A page less its generated blocks (test_report keeps those equal to the metrics)."""
+    return re.sub(r"<!-- (\S+):start -->.*?<!-- \1:end -->", "", path.read_text(), flags=re.S)
+
+
+def test_every_figure_in_the_prose_is_a_committed_value_or_a_named_outside_one():
+    known = committed_values() | quoted_values()
+    unknown = []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        if path.name == HISTORY:
+            continue
+        text = prose(path)
+        unknown += [f"{path.name}:{text[:m.start()].count(chr(10)) + 1}: {m.group()}" for m in FIGURE.finditer(text)
+                    if float(m.group()) not in known]
+    assert not unknown, f"figures no committed run wrote (derive them in a test or cut them): {unknown}"
+
+
+def test_the_dated_history_names_the_machine_and_commit_of_each_section():
+    sections = re.split(r"\n(?=##+ )", (REPO / "docs" / HISTORY).read_text())[1:]
+    for section in sections:
+        title = section.splitlines()[0]
+        assert re.search(r"\b[0-9a-f]{7,40}\b", section), f"{title}: no commit named"
+        assert re.search(r"Intel|AMD|Zen", section), f"{title}: no machine named"

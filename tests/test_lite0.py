@@ -10,10 +10,10 @@ from repo import REPO, merge
 from skimage import data
 from torch.nn import functional as F
 
-from syrac import check
 from syrac.errors import MissingWeightsError
 from syrac.method import lite0
 from syrac.method.model import build_encoder, normalise
+from syrac.tools import check
 
 # ImageNet-1k classes: 281-285 domestic cats, 967 espresso / 968 cup, 657 missile / 744 projectile
 PHOTOS = {"chelsea": {281, 282, 283, 284, 285}, "coffee": {967, 968}, "rocket": {657, 744}}

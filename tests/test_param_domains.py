@@ -1,5 +1,5 @@
 """Every numeric parameter's domain, generated from params.yaml itself: an out-of-domain value is
-either refused up front by ``syrac.check``, naming its key, or the first stage that reads it runs
+either refused up front by ``syrac.tools.check``, naming its key, or the first stage that reads it runs
 on it without error. A parameter added to params.yaml is covered without editing this file."""
 
 import copy
@@ -85,7 +85,7 @@ def scratch_repo(tiny_repo, tmp_path_factory):
 
 
 def problems_with(key: str, value, tmp_path: Path) -> list[str]:
-    from syrac import check
+    from syrac.tools import check
 
     params_path = tmp_path / f"params-{key}-{value}.yaml"
     params_path.write_text(yaml.safe_dump(with_value(PARAMS, key, value), sort_keys=False))
@@ -112,7 +112,7 @@ def test_an_accepted_value_runs_the_first_stage_that_reads_it(key, value, tmp_pa
 
 
 def test_seed_minus_one_is_refused_by_the_check_with_its_rule(tmp_path, capsys):
-    from syrac import check
+    from syrac.tools import check
 
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_value(PARAMS, "seed", -1), sort_keys=False))
     assert check.main([str(tmp_path / "params.yaml")]) == 1

@@ -6,9 +6,10 @@ import yaml
 from repo import REPO, merge
 from skimage import data
 
-from syrac import check, config
+from syrac import config
 from syrac.errors import MissingWeightsError
 from syrac.studies import peers
+from syrac.tools import check
 
 
 @pytest.mark.parametrize("width, height", [(1024, 768), (300, 300), (120, 90), (1000, 451)])

@@ -255,7 +255,7 @@ def test_pretraining_killed_mid_run_resumes_to_identical_results(tiny_repo, sig)
 def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_path, capsys):
     from PIL import Image
 
-    from syrac import cli
+    from syrac.tools import cli
 
     bench = tiny_repo / "data/benchmarks/sim_sparse"
     folder = tmp_path / "photos"
@@ -294,7 +294,7 @@ def test_syrac_count_matches_the_evaluation_and_draws_overlays(tiny_repo, tmp_pa
 def test_syrac_count_says_that_random_noise_is_unlike_anything_the_counter_was_trained_on(tiny_repo, tmp_path, capsys):
     from PIL import Image
 
-    from syrac import cli
+    from syrac.tools import cli
 
     noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "noise.png")
@@ -307,7 +307,7 @@ def test_syrac_count_says_that_random_noise_is_unlike_anything_the_counter_was_t
 
 
 def test_syrac_count_without_a_model_says_what_to_run(tmp_path, capsys):
-    from syrac import cli
+    from syrac.tools import cli
 
     assert cli.main(["count", str(tmp_path), "--model", str(tmp_path / "missing.pt")]) == 2
     assert "dvc repro" in capsys.readouterr().err

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from repo import REPO, dvc, make_repo, run
 
-from syrac import check, config, profile
+from syrac import config
+from syrac.tools import check, profile
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_check_on_the_paper_profile_lists_everything_missing_here(params, capsys
 
 
 def test_an_unknown_profile_is_an_error_naming_the_known_ones(params):
-    result = subprocess.run([sys.executable, "-m", "syrac.profile", "fast", str(params)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "syrac.tools.profile", "fast", str(params)], capture_output=True,
                             text=True, cwd=REPO)
     assert result.returncode == 2 and "no profile 'fast'; known profiles: embedded, paper" in result.stderr
 

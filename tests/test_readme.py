@@ -64,13 +64,14 @@ COMMANDS = [
         r"ln -s /path/to/ShanghaiTech datasets/ShanghaiTech",
         ("ln -s ../../ShanghaiTech datasets/ShanghaiTech", (0,), ""),
     ),
-    (r"python -m syrac\.profile (paper|embedded|shanghaitech)", "run"),
-    (r"python -m syrac\.check", (None, (0, 1), "problem(s) found|ready to run")),
+    (r"python -m syrac\.tools\.profile (paper|embedded|shanghaitech)", "run"),
+    (r"python -m syrac\.tools\.check", (None, (0, 1), "problem(s) found|ready to run")),
     (
         r"python -m syrac\.studies\.label_noise",
         (None, (1,), "fewer than two label-noise levels"),
     ),  # no experiments here
-    (r"python -m syrac\.seeds .*", ("python -m syrac.seeds --help", (0,), "--headline")),  # a DAG per seed: CI's time
+    # a DAG per seed: CI's time
+    (r"python -m syrac\.tools\.seeds .*", ("python -m syrac.tools.seeds --help", (0,), "--headline")),
     # the first stage runs, so the stages' `python` starts; it may refuse (the paper profile's data is not here)
     (r"dvc repro", ("dvc repro check", (0, 255), "Running stage 'check'")),
     (r"dvc exp run .*", _set_params),

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from syrac import report
+from syrac.tools import report
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from repo import REPO, dvc, run
 
-from syrac import seeds, storage
+from syrac import storage
+from syrac.tools import seeds
 
 
 def split_metrics(seed: int, offset: float = 0.0) -> dict:

@@ -13,9 +13,10 @@ import yaml
 from conftest import TINY
 from repo import REPO, dvc, make_repo
 
-from syrac import config, profile
+from syrac import config
 from syrac.data import datasets
 from syrac.storage import readable_images
+from syrac.tools import profile
 
 # Images and annotated people of each official split (the dataset's own figures).
 SPLITS = {("part_A", "train"): (300, 162_413), ("part_A", "test"): (182, 78_862),

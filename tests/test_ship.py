@@ -1,4 +1,4 @@
-"""The photo counter shipped with the repository (syrac.ship, syrac/counters/): compact, named, reproducible."""
+"""The photo counter shipped with the repository (syrac.tools.ship, syrac/counters/): compact, named, reproducible."""
 
 import json
 from pathlib import Path
@@ -8,13 +8,13 @@ import pytest
 import torch
 from repo import REPO
 
-from syrac import cli, ship
 from syrac.config import Model
 from syrac.inference.count import SHIPPED, default_counter_path, load_counter
 from syrac.inference.tiling import TilingRule
 from syrac.method.envelope import fit_envelope
 from syrac.method.model import new_model, save_counter, save_rank_model
 from syrac.method.probe import LinearProbe
+from syrac.tools import cli, ship
 
 PROVENANCE = {"name": "models/syrac.pt", "synthetic": "renders of the embedded crowd simulator",
               "photographs": ["shanghaitech datasets/ShanghaiTech/part_B (train split, less its development part)"],
@@ -30,9 +30,11 @@ def _counter(root: Path, photographs=True) -> Path:
     envelope = fit_envelope(np.abs(rng.normal(0, 1, (300, model.feature_dim))),
                             rng.integers(0, 256, (300, 32, 48, 3), dtype=np.uint8), seed=0)
     provenance = {**PROVENANCE, "photographs": PROVENANCE["photographs"] if photographs else []}
-    save_counter(root / "syrac.pt", {**rank, "tiling": TilingRule(50.0, 2).to_bundle(), "envelope": envelope.to_bundle(),
-                                     "provenance": provenance},
-                 LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 0.0))
+    save_counter(
+        root / "syrac.pt",
+        {**rank, "tiling": TilingRule(50.0, 2).to_bundle(), "envelope": envelope.to_bundle(), "provenance": provenance},
+        LinearProbe(np.full(model.feature_dim, 0.01, np.float32), 0.0),
+    )
     return root / "syrac.pt"
 
 

@@ -126,7 +126,7 @@ def load(name: str) -> HogPeople | SsdPeople:
 
 
 def problems(detectors: tuple[str, ...]) -> list[str]:
-    """What keeps the declared detectors from running here (``syrac.check``): their files are looked
+    """What keeps the declared detectors from running here (``syrac.tools.check``): their files are looked
     up, not loaded (the SSD graph alone is 70 MB)."""
     found = []
     for name in detectors:

@@ -1,10 +1,10 @@
 """Run the whole pipeline at several training seeds and keep each seed's results and their mean.
 
-    python -m syrac.seeds                      # seeds 0 1 2 -> metrics/seeds.json
-    python -m syrac.seeds --seeds 0 1 2 --out metrics/real/seeds.json
-    python -m syrac.seeds --headline           # the counter and the read-outs only, not Table 3's baselines
-    python -m syrac.seeds --reuse              # start each seed from its latest experiment: only changed stages rerun
-    python -m syrac.seeds --from-experiments   # summarise each seed's latest experiment, running nothing
+    python -m syrac.tools.seeds                      # seeds 0 1 2 -> metrics/seeds.json
+    python -m syrac.tools.seeds --seeds 0 1 2 --out metrics/real/seeds.json
+    python -m syrac.tools.seeds --headline           # the counter and the read-outs only, not Table 3's baselines
+    python -m syrac.tools.seeds --reuse              # each seed from its latest experiment: only changed stages rerun
+    python -m syrac.tools.seeds --from-experiments   # summarise each seed's latest experiment, running nothing
 
 One seed is one draw of the sources, the pairs, the initial weights and the batches: a result that
 holds at one seed of three is luck, so a lever is adopted only when its mean over seeds beats the
@@ -37,7 +37,7 @@ import yaml
 from syrac import config, storage
 from syrac.inference.evaluation import prediction_file, scores
 from syrac.method.model import machine
-from syrac.profile import uncached_outputs
+from syrac.tools.profile import uncached_outputs
 
 SCORES = ("mae", "mse", "spearman", "total_ratio", "zoom_in", "zoom_out")  # the last three where a run wrote them
 
@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_experiments:
         refs = {seed: latest_experiment(seed) for seed in args.seeds}
         if missing := [seed for seed, ref in refs.items() if ref is None]:
-            parser.error(f"no DVC experiment at seed {', '.join(map(str, missing))}: run `python -m syrac.seeds` first")
+            parser.error(
+                f"no DVC experiment at seed {', '.join(map(str, missing))}: run `python -m syrac.tools.seeds` first"
+            )
         runs = {seed: seed_results(_experiment_file(ref), args.headline) for seed, ref in refs.items()}
         trained_on = json.loads(_experiment_file(refs[args.seeds[0]])("metrics/pretrain.json") or "{}").get("machine")
         return _write(

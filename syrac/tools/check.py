@@ -1,4 +1,4 @@
-"""Check a run before starting it: ``python -m syrac.check [params.yaml]``.
+"""Check a run before starting it: ``python -m syrac.tools.check [params.yaml]``.
 
 Validates every parameter, every declared dataset folder (layout, image/annotation pairing,
 annotation format; images only for ranking sources) and the presence of the pretrained weights

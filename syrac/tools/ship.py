@@ -1,6 +1,6 @@
 """Ship a photo counter with the repository, so that `syrac count street.jpg` works after a clone.
 
-    python -m syrac.ship COUNTER.pt --data datasets/ShanghaiTech --seeds-json metrics/real/seeds.json \\
+    python -m syrac.tools.ship COUNTER.pt --data datasets/ShanghaiTech --seeds-json metrics/real/seeds.json \\
         --note "why this seed" [--out syrac/counters/photo.pt]
 
 A counter the ``shanghaitech`` profile trained (``models/syrac.pt`` of one seed's run) is stored
@@ -94,7 +94,7 @@ def ship(counter_path: Path, out: Path, data: Path | None, provenance: dict) -> 
         )
     if not bundle["provenance"]["photographs"]:
         raise ValueError(f"{counter_path}: this counter never saw a photograph; ship one the shanghaitech profile "
-                         "trained (python -m syrac.profile shanghaitech)")
+                         "trained (python -m syrac.tools.profile shanghaitech)")
     shipped = compact(bundle)
     shipped["provenance"] = {**bundle["provenance"], "name": "the shipped photo counter"}
     save_torch(shipped, out)

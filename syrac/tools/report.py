@@ -1,10 +1,10 @@
 """Results tables for the README, made from metrics/ (never typed by hand).
 
-    python -m syrac.report                 # print the tables
-    python -m syrac.report --readme README.md   # rewrite the block between the results markers
-    python -m syrac.report --metrics metrics/real --block real-headline --readme README.md   # the real profile's
-    python -m syrac.report --metrics metrics/real --block real-results --readme docs/real-photographs.md
-    python -m syrac.report --metrics metrics/real --block review --readme docs/review.md   # the review's answers
+    python -m syrac.tools.report                 # print the tables
+    python -m syrac.tools.report --readme README.md   # rewrite the block between the results markers
+    python -m syrac.tools.report --metrics metrics/real --block real-headline --readme README.md   # the real profile's
+    python -m syrac.tools.report --metrics metrics/real --block real-results --readme docs/real-photographs.md
+    python -m syrac.tools.report --metrics metrics/real --block review --readme docs/review.md   # the review's answers
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _mae_mse_header(names: list[str]) -> list[str]:
 
 
 def _seed_spread(metrics_dir: Path, names: list[str]) -> str:
-    """The headline and Table 3 at every seed, where ``python -m syrac.seeds`` measured them."""
+    """The headline and Table 3 at every seed, where ``python -m syrac.tools.seeds`` measured them."""
     if not (metrics_dir / "seeds.json").is_file():
         return ""
     seeds = read_json(metrics_dir / "seeds.json")
@@ -257,12 +257,13 @@ def sparse_scenes_table(sparse: dict) -> str:
 
 
 def spread(s: dict, score: str, digits: int = 1) -> str:
-    """One score over seeds as "mean (min to max)" (``syrac.seeds.aggregate``'s summary)."""
+    """One score over seeds as "mean (min to max)" (``syrac.tools.seeds.aggregate``'s summary)."""
     return f"{s['mean'][score]:.{digits}f} ({s['min'][score]:.{digits}f} to {s['max'][score]:.{digits}f})"
 
 
 def seeds_table(seeds: dict, names: list[str]) -> str:
-    """The headline at every seed (``python -m syrac.seeds``): mean and range, and the K each seed's rule picked."""
+    """The headline at every seed (``python -m syrac.tools.seeds``): mean and range, and the K each seed's rule
+    picked."""
     runs = list(seeds[names[0]]["seeds"])
 
     def row(label: str, s: dict, grids: str) -> list[str]:
@@ -289,8 +290,11 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
                     rows.append(ensemble_row(f"{label}, own tiling", split["ensemble"]["tiling"], "per image"))
     development = ("; the development part is the held-out fifth of each training split, where settings are chosen"
                    if any("development" in seeds[n] for n in names if n in seeds) else "")
-    return (f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.seeds`; mean, in brackets the range{development}):\n\n"
-            + _table(["benchmark", "MAE", "MSE", "Spearman", "K per seed"], rows))
+    return (
+        f"SYRAC at seeds {', '.join(runs)} (`python -m syrac.tools.seeds`; mean, in brackets the range"
+        f"{development}):\n\n"
+        + _table(["benchmark", "MAE", "MSE", "Spearman", "K per seed"], rows)
+    )
 
 
 READOUT_NAMES = {"ridge_prompted": "ridge probe on the prompted N (the paper's protocol)",
@@ -456,6 +460,46 @@ def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/r
 
 
 # Each block and what fills it: the whole set of tables, the README's headline of a profile, the review's answers
+COUNTER_READOUT = "nonnegative_rank_refined"  # the shanghaitech profile's probe (probe.form, probe.labels)
+
+
+def _lever_cells(run: dict, names: list[str], readout: str | None) -> list[str]:
+    """One lever's cells: per benchmark, the development part's MAE on the own tiling (mean and range),
+    its predicted/true total and zoom-out ratio (the four half-size copies over one: 4 when a person
+    reads the same at both sizes); then the test split's MAE, read for the report only."""
+    def split_of(name: str, split: str) -> dict:
+        if readout is None:
+            return run[name] if split == "test" else run[name]["development"]
+        return run["readouts"][split][name][readout]
+
+    cells = []
+    for name in names:
+        dev = split_of(name, "development")
+        cells += [spread(dev["tiling"], "mae"), f"{dev['tiling']['mean'].get('total_ratio', float('nan')):.2f}",
+                  f"{dev['mean'].get('zoom_out', float('nan')):.2f}"]
+    return cells + [spread(split_of(name, "test")["tiling"], "mae") for name in names]
+
+
+def levers_table(levers: list[tuple[str, dict, str | None]], names: list[str]) -> str:
+    """Levers against their reference (the first row), three seeds each: ``levers`` holds (label, the
+    ``syrac.tools.seeds`` summary of the run, the read-out of ``review_probes`` to read or None for the
+    counter's own). A lever is ahead when its development mean is below the reference's on every
+    benchmark named."""
+    reference = levers[0][1]
+
+    def dev_mean(run: dict, readout: str | None, name: str) -> float:
+        split = run[name]["development"] if readout is None else run["readouts"]["development"][name][readout]
+        return split["tiling"]["mean"]["mae"]
+
+    rows = []
+    for i, (label, run, readout) in enumerate(levers):
+        ahead = all(dev_mean(run, readout, n) < dev_mean(reference, levers[0][2], n) for n in names)
+        verdict = "the reference" if i == 0 else ("ahead on both" if ahead else "not ahead on both")
+        rows.append([label] + _lever_cells(run, names, readout) + [verdict])
+    header = [f"{_short(n)} dev {what}" for n in names for what in ("MAE", "total", "zoom-out")]
+    return _table(["lever"] + header + [f"{_short(n)} test MAE" for n in names] + ["on the development parts"], rows)
+
+
 BLOCKS = {"results": tables, "real-results": tables, "real-headline": headline_tables, "review": review_tables}
 
 

@@ -1,4 +1,4 @@
-"""Switch params.yaml between profiles: ``python -m syrac.profile paper|embedded [params.yaml]``.
+"""Switch params.yaml between profiles: ``python -m syrac.tools.profile paper|embedded [params.yaml]``.
 
 A profile (``profiles/<name>.yaml``) lists the keys it sets; they are written into params.yaml in
 place, keeping every other key and the comments. ``sources`` and ``benchmarks`` are replaced as a
@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 
 from syrac import config, storage
 
-PROFILES = Path(__file__).resolve().parents[1] / "profiles"
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 REPLACED_WHOLE = ("sources", "benchmarks", "evaluate.patches")
 
 
