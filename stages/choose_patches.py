@@ -9,7 +9,7 @@ written here.
 
 from syrac import config, storage
 from syrac.inference.evaluation import IN_RANGE_SHARE, choose_grid, load_features
-from syrac.method.model import load_probe
+from syrac.method.counter import load_probe
 
 if __name__ == "__main__":
     args = config.stage_paths("counter_path", "features_root", "out_path")

@@ -4,10 +4,10 @@ given a rank model (--start-path), that network fine-tuned whole the same way in
 
 
 from syrac import config, storage
-from syrac.data.counting import LABELS, read_labels
 from syrac.method.features import load_resized
 from syrac.method.model import load_rank_model, save_rank_model
 from syrac.studies.ablation import train_end_to_end
+from syrac.synthetic.counting import LABELS, read_labels
 
 if __name__ == "__main__":
     args = config.stage_paths("counting_dir", "model_path", "metrics_path", optional=("start_path",))

@@ -4,10 +4,10 @@ the development part of the training split (the read-out levers are adopted on).
 per-image counts go to the plots folder (``prediction_file``): a seed ensemble is scored from them."""
 
 from syrac import config, storage
-from syrac.data.counting import read_labels
 from syrac.inference.evaluation import benchmark_report, prediction_file, read_grids, write_predictions
 from syrac.inference.tiling import TilingRule
-from syrac.method.model import load_probe
+from syrac.method.counter import load_probe
+from syrac.synthetic.counting import read_labels
 
 if __name__ == "__main__":
     args = config.stage_paths("counter_path", "features_root", "development_root", "truth_root", "train_truth_root",

@@ -8,9 +8,9 @@ import numpy as np
 
 from syrac import config, storage
 from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, MANIFEST, read_manifest
-from syrac.data.counting import LABELS, read_labels
 from syrac.method.features import extract
 from syrac.method.model import compute_device, load_rank_model, to_device
+from syrac.synthetic.counting import LABELS, read_labels
 
 if __name__ == "__main__":
     args = config.stage_paths("model_path", "counting_dir", "bench_root", "train_root", "counting_out", "bench_out",

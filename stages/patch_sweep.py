@@ -4,7 +4,7 @@ Table 2), with every image's prediction at every K, so any K can be read out aft
 
 from syrac import config, storage
 from syrac.inference.evaluation import evaluate_benchmark, scores
-from syrac.method.model import load_probe
+from syrac.method.counter import load_probe
 
 if __name__ == "__main__":
     args = config.stage_paths(

@@ -5,10 +5,11 @@ those re-ordered by the rank head: probe.labels); save the self-contained counte
 import numpy as np
 
 from syrac import config, storage
-from syrac.data.counting import prompted_for
 from syrac.inference.tiling import TilingRule, ceiling_of
-from syrac.method.model import provenance, read_model_file, save_counter
+from syrac.method.counter import provenance, save_counter
+from syrac.method.model import read_model_file
 from syrac.method.probe import fit_probe, probe_targets, rank_head_weights
+from syrac.synthetic.counting import prompted_for
 
 if __name__ == "__main__":
     args = config.stage_paths("rank_path", "features_path", "labels_path", "counter_path", "metrics_path")

@@ -9,12 +9,12 @@ and on the development part of the training split (the read-out levers are adopt
 import numpy as np
 
 from syrac import config, storage
-from syrac.data.counting import prompted_for
 from syrac.inference.evaluation import load_features, read_grids, read_split, scores
 from syrac.inference.tiling import TilingRule, ceiling_of
 from syrac.method.model import read_model_file
 from syrac.method.probe import PROBE_FITS, fit_probe, rank_head_weights, refine_labels
 from syrac.studies import review
+from syrac.synthetic.counting import prompted_for
 
 if __name__ == "__main__":
     args = config.stage_paths("counter_path", "counting_features", "labels_path", "counting_truth", "features_root",

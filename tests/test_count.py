@@ -10,8 +10,9 @@ from PIL import Image
 
 from syrac.config import Model
 from syrac.inference.tiling import TilingRule
+from syrac.method.counter import save_counter
 from syrac.method.envelope import Envelope, fit_envelope
-from syrac.method.model import load_rank_model, new_model, save_counter, save_rank_model
+from syrac.method.model import load_rank_model, new_model, save_rank_model
 from syrac.method.probe import LinearProbe
 from syrac.tools import cli
 

@@ -6,14 +6,11 @@ is a dep or an out of that stage, and every out and data dep is handed over. Lik
 key a stage reads (recorded while the tiny DAG runs) is among its params, or a change to it would
 leave the stage's outputs stale."""
 
-import ast
 import json
 import multiprocessing
-import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -21,44 +18,15 @@ from conftest import PARAMS_READ
 from repo import REPO
 
 from syrac import config
+from syrac.tools.deps import code_of, generated, script_of
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
-def imported_files(path: Path) -> set[Path]:
-    """The syrac modules (and the __init__ of every package on the way) that ``path`` imports anywhere
-    in its text, lazily imported ones included."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        for name in names:
-            if name == "syrac" or name.startswith("syrac."):
-                parts = name.split(".")  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
-                packages = [REPO / Path(*parts[:i]) / "__init__.py" for i in range(1, len(parts) + 1)]
-                found |= {p for p in ((REPO / Path(*parts)).with_suffix(".py"), *packages) if p.is_file()}
-    return found
-
-
-def code_of(script: Path) -> set[Path]:
-    """``script`` and every syrac module it reaches through imports."""
-    seen, todo = set(), [script]
-    while todo:
-        path = todo.pop()
-        if path not in seen:
-            seen.add(path)
-            todo.extend(imported_files(path))
-    return seen
-
-
-def script_of(stage: dict) -> Path:
-    """The stage script that a cmd runs (``python -m stages.<name>``, or the launcher's ``-m``)."""
-    [module] = re.findall(r"-m stages\.(\w+)", stage["cmd"])
-    return REPO / "stages" / f"{module}.py"
+def test_every_stage_s_code_deps_are_the_generated_ones():
+    """dvc.yaml's deps are written by ``python -m syrac.tools.deps`` from the imports: run it after a change."""
+    assert (REPO / "dvc.yaml").read_text() == generated((REPO / "dvc.yaml").read_text()), \
+        "dvc.yaml's deps differ from the code's imports: run python -m syrac.tools.deps"
 
 
 def uncovered(stage: dict) -> list[str]:

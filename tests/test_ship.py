@@ -11,8 +11,9 @@ from repo import REPO
 from syrac.config import Model
 from syrac.inference.count import SHIPPED, default_counter_path, load_counter
 from syrac.inference.tiling import TilingRule
+from syrac.method.counter import save_counter
 from syrac.method.envelope import fit_envelope
-from syrac.method.model import new_model, save_counter, save_rank_model
+from syrac.method.model import new_model, save_rank_model
 from syrac.method.probe import LinearProbe
 from syrac.tools import cli, ship
 

@@ -16,9 +16,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from syrac.errors import NotAModelError
 from syrac.inference.tiling import Tile, TilingRule, choose_tiles, tile_boxes
+from syrac.method.counter import probe_from_bundle
 from syrac.method.envelope import Envelope
 from syrac.method.features import encode, image_patches, resize
-from syrac.method.model import RankCounter, compute_device, load_rank_model, probe_from_bundle, to_device
+from syrac.method.model import RankCounter, compute_device, load_rank_model, to_device
 from syrac.method.probe import LinearProbe
 
 

@@ -1,7 +1,7 @@
 """The counting network: encoder -> ReLU features -> non-negative linear rank head.
 
-The same encoder later feeds a linear probe (``syrac.method.probe``); ``save_counter`` bundles encoder,
-rank head, probe and preprocessing into one file that ``syrac count`` can load alone.
+The same encoder later feeds a linear probe (``syrac.method.probe``); ``syrac.method.counter`` bundles
+encoder, rank head, probe and preprocessing into one file that ``syrac count`` can load alone.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from syrac.config import BACKBONES, Config, DatasetSources, Model
+from syrac.config import BACKBONES, Model
 from syrac.errors import MissingWeightsError, NotAModelError
 from syrac.method import lite0
-from syrac.method.probe import LinearProbe
 from syrac.storage import write_bytes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -314,37 +313,3 @@ def load_rank_model(path: str | Path) -> tuple[RankCounter, dict]:
         raise NotAModelError(f"{path}: not a syrac model file: its weights do not fit a {checkpoint['backbone']} "
                              f"({type(error).__name__})") from None
     return model.eval(), checkpoint
-
-
-def provenance(cfg: Config) -> dict:
-    """What a counter was trained on, from the params that trained it (stored in the counter file, so
-    that `syrac count` can name it): the generator of its synthetic images and the photographs, if any,
-    whose pixels (never their labels) rank pre-training saw."""
-    photos = [
-        f"{p.format} {p.root} ({p.split} split, less its development part)" for p in cfg.pretrain.unlabelled_photos
-    ]
-    if isinstance(cfg.sources, DatasetSources):
-        photos.insert(
-            0, f"{cfg.sources.format} {cfg.sources.root} ({cfg.sources.split} split): the removal edits' sources"
-        )
-    generator = ("renders of the embedded crowd simulator" if cfg.generator.backend == "embedded"
-                 else f"Stable Diffusion images ({cfg.generator.model})")
-    return {"synthetic": generator, "photographs": photos, "backbone": cfg.model.backbone,
-            "input_size": list(cfg.model.input_size), "probe": f"{cfg.probe.form}, {cfg.probe.labels} labels",
-            "seed": cfg.seed}
-
-
-def save_counter(path: str | Path, rank_checkpoint: dict, probe: LinearProbe) -> None:
-    """One self-contained file: encoder, rank head, probe and preprocessing (what `count` needs)."""
-    bundle = {**rank_checkpoint, "probe_weight": torch.from_numpy(np.asarray(probe.weight)),
-              "probe_bias": float(probe.bias), "normalisation": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}}
-    save_torch(bundle, path)
-
-
-def probe_from_bundle(bundle: dict) -> LinearProbe:
-    return LinearProbe(bundle["probe_weight"].numpy(), float(bundle["probe_bias"]))
-
-
-def load_probe(path: str | Path) -> LinearProbe:
-    """The linear probe stored in a counter file, without building the network."""
-    return probe_from_bundle(read_model_file(path))

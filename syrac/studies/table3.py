@@ -7,12 +7,13 @@ from pathlib import Path
 
 from syrac.config import Config
 from syrac.data.benchmarks import read_manifest
-from syrac.data.counting import LABELS, read_labels
 from syrac.inference.evaluation import patch_true_counts, scores, true_counts
+from syrac.method.counter import load_probe
 from syrac.method.features import extract
-from syrac.method.model import compute_device, load_probe, load_rank_model, to_device
+from syrac.method.model import compute_device, load_rank_model, to_device
 from syrac.method.probe import fit_probe
 from syrac.studies.ablation import cached_features, strategy_features, untrained_models
+from syrac.synthetic.counting import LABELS, read_labels
 
 
 def pretraining_ablation(cfg: Config, models: dict[str, Path], counting_dir: Path, bench_root: Path,

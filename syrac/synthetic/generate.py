@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -30,12 +31,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from syrac import config, storage
-from syrac.config import Config, SimSources
-from syrac.data import datasets
-from syrac.data.counting import LABEL_COLUMNS, LABELS
+from syrac.config import Config, DatasetSources, SimSources
 from syrac.errors import stop_on_input_errors
 from syrac.storage import parallel_map, readable_images
 from syrac.synthetic import sim
+from syrac.synthetic.counting import LABEL_COLUMNS, LABELS
 from syrac.synthetic.sim import COUNTING, EDITS, SOURCES
 
 TRUTH = ".truth"  # per-image true counts of simulated images, inside the work folder until the end
@@ -233,25 +233,29 @@ def _manifest(cfg: Config, out_dir: Path, tasks: list[Task], negative_prompt: st
 # The two stages
 
 
-def source_tasks(cfg: Config, policy: str) -> tuple[list[Task], int]:
-    """One task per source image, and how many unreadable dataset images were skipped."""
+def source_tasks(
+    cfg: Config, policy: str, dataset_images: Callable[[DatasetSources], list[Path]]
+) -> tuple[list[Task], int]:
+    """One task per source image, and how many unreadable dataset images were skipped. A dataset's
+    images are listed by ``dataset_images`` (the stage passes the real-data layer's listing, less the
+    development part), so that synthetic data never reads a dataset layout itself."""
     if isinstance(cfg.sources, SimSources):
         return [Task(f"sources/src_{i:05d}.jpg", (i,), image_seed(cfg.seed, SOURCES, i), "", "")
                 for i in range(cfg.sources.n_images)], 0
 
-    s = cfg.sources
-    paths, skipped = readable_images(datasets.training_images(s.format, s.root, s.split), policy, "checking sources")
+    paths, skipped = readable_images(dataset_images(cfg.sources), policy, "checking sources")
     return [Task(f"sources/src_{i:05d}.jpg", (i,), image_seed(cfg.seed, SOURCES, i), "", str(path))
             for i, path in enumerate(paths)], skipped
 
 
-def synthesize_pairs(cfg: Config, out_dir: Path, truth_dir: Path, work_root: Path, state) -> dict:
+def synthesize_pairs(cfg: Config, out_dir: Path, truth_dir: Path, work_root: Path, state,
+                     dataset_images: Callable[[DatasetSources], list[Path]]) -> dict:
     """The sources and their removal edits; ``pairs.csv`` (paths only) for training, counts apart.
 
     Simulated sources have exact true counts, written to ``truth_dir`` for diagnostics only; a
     dataset's annotations are never opened and diffusion edits have no known count.
     """
-    sources, skipped = source_tasks(cfg, cfg.data.bad_images)
+    sources, skipped = source_tasks(cfg, cfg.data.bad_images, dataset_images)
     if len(sources) < 2:
         raise ValueError(f"sources: {len(sources)} readable image(s); at least 2 are needed (some are held out)")
     edits = [Task(f"edits/src_{s.ids[0]:05d}_e{e}.jpg", (s.ids[0], e), image_seed(cfg.seed, EDITS, s.ids[0], e),
