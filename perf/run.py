@@ -18,6 +18,8 @@ Prints a table and writes perf/results/<device>.json. Sections:
 - generation_cost: seconds per synthetic image of each kind, embedded and Stable Diffusion 2.1 at the
   paper's sizes and steps (summed from its timed parts), the review's question 6.
 - inference: KxK patch counting, all patches of an image in one batch against one patch per call.
+- photo_counter: `syrac count`'s default reading of ShanghaiTech photos by the shipped photo counter
+  beside the embedded one, and a one-minute video at a frame a second (needs the data).
 - tiling: `syrac count`'s default, each image on its own tiling, against a fixed 2x2 grid, with the
   counter of the last `dvc repro` on its benchmark images (decoding included).
 - memory: peak memory of generating and encoding N and 10N images (streaming: it should not grow).
@@ -42,12 +44,19 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the random-weight SD pipeline builder
 
-import random_pipeline  # noqa: E402
-
 from syrac.method.augment import augment  # noqa: E402
 from syrac.method.features import image_patches  # noqa: E402
-from syrac.method.model import RankCounter, build_encoder, compute_device, normalise, to_batch, to_device  # noqa: E402
+from syrac.method.model import (  # noqa: E402
+    RankCounter,
+    build_encoder,
+    compute_device,
+    machine,
+    normalise,
+    to_batch,
+    to_device,
+)
 from syrac.method.pretrain import rank_loss  # noqa: E402
+from syrac.method.scale import relation_loss, relation_views  # noqa: E402
 
 DEVICE = compute_device()
 GPU = DEVICE.type == "cuda"
@@ -150,6 +159,8 @@ def bench_generation(images: int) -> dict:
     configs = {name: json.loads((ROOT / "perf/sd21" / f"{name}.json").read_text())
                for name in ("unet", "vae", "text_encoder", "scheduler")}
     size, steps = (768, 50) if GPU else (128, 10)  # SD 2.1's native size on a GPU; a tiny size on CPU
+    import random_pipeline  # the tests' random-weight SD builder (diffusers): only the generation sections need it
+
     pipe = random_pipeline.build(**configs)
     source = [np.random.default_rng(i).integers(0, 256, (size, size, 3), dtype=np.uint8) for i in range(images)]
     settings = dict(prompt="An empty outside space. Nobody around. High resolution DSLR photography.",
@@ -204,6 +215,8 @@ def bench_generation_cost(images: int) -> dict:
 
     configs = {name: json.loads((ROOT / "perf/sd21" / f"{name}.json").read_text())
                for name in ("unet", "vae", "text_encoder", "scheduler")}
+    import random_pipeline  # the tests' random-weight SD builder (diffusers): only the generation sections need it
+
     pipe = random_pipeline.build(**configs)
     dtype = torch.float16 if GPU else torch.float32
     unet, vae, text = (m.to(DEVICE, dtype=dtype).eval() for m in (pipe.unet, pipe.vae, pipe.text_encoder))
@@ -251,17 +264,26 @@ def bench_pretrain(steps: int, batch: int) -> dict:
             )
             return model, torch.optim.Adam(model.parameters(), lr=5e-5)
 
-        def step(model, optimiser, images, fast: bool) -> float:
+        # the scale relations' images (pretrain.scale_relations): 8 a step, decoded once at twice the input size
+        relation_images = torch.from_numpy(np.random.default_rng(0).integers(
+            0, 256, (8, 3, 2 * size[0], 2 * size[1]), dtype=np.uint8))
+
+        def step(model, optimiser, images, fast: bool, relations: bool = False) -> float:
             """One optimiser step; returns the seconds spent getting the batch onto the device."""
             start = time.perf_counter()
             x = images() if callable(images) else images
             x = x.to(DEVICE, non_blocking=True)
+            extra = relation_images.to(DEVICE, non_blocking=True) if relations else None
             _sync()
             waited = time.perf_counter() - start
             x = augment(x, 0.2, True, generator)
+            if extra is not None:
+                x = torch.cat([x, relation_views(augment(extra, 0.2, True, generator), size)])
             with model.autocast():
                 scores = model(normalise(x)).float()
-            loss = rank_loss(scores[:batch], scores[batch:])
+            loss = rank_loss(scores[:batch], scores[batch:2 * batch])
+            if extra is not None:
+                loss = loss + relation_loss(scores[2 * batch:], len(extra))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -272,14 +294,16 @@ def bench_pretrain(steps: int, batch: int) -> dict:
 
         results = {}
         cached = decode_every_step().pin_memory() if GPU else decode_every_step()
-        for name, fast, images in (("plain_fp32", False, decode_every_step), ("project", True, cached)):
+        runs = (("plain_fp32", False, decode_every_step, False), ("project", True, cached, False),
+                ("project_scale_relations", True, cached, True))
+        for name, fast, images, relations in runs:
             model, optimiser = model_and_optimiser(fast)
-            step(model, optimiser, images, fast)
+            step(model, optimiser, images, fast, relations)
             _sync()
             with GpuUtilisation() as busy:
                 start, waited = time.perf_counter(), 0.0
                 for _ in range(steps):
-                    waited += step(model, optimiser, images, fast)
+                    waited += step(model, optimiser, images, fast, relations)
                 _sync()
                 seconds = time.perf_counter() - start
             results[name] = {"pairs_per_s": steps * batch / seconds, "data_wait_share": waited / seconds,
@@ -342,6 +366,43 @@ def bench_tiling(images: int) -> dict:
             "speedup": fixed / tiled}
 
 
+def bench_photo_counter(photos: int) -> dict:
+    """`syrac count`'s default reading (each image on its own tiling, envelope included, decoding
+    included) of ShanghaiTech test photos by the shipped photo counter beside the embedded default's
+    counter, and a one-minute video sampled at one frame a second by the shipped counter."""
+    import cv2
+
+    from syrac.data.datasets import image_paths
+    from syrac.inference.count import SHIPPED, load_counter
+    from syrac.inference.video import Every, VideoFrames
+    from syrac.storage import read_image
+
+    data = Path(os.environ.get("SYRAC_SHANGHAITECH", ROOT / "datasets/ShanghaiTech"))
+    if not SHIPPED.is_file() or not (data / "part_B").is_dir() or not (ROOT / "models/syrac.pt").is_file():
+        raise SystemExit(
+            "perf photo_counter: needs the shipped counter, `dvc repro`'s models/syrac.pt and ShanghaiTech "
+            "(datasets/ShanghaiTech or SYRAC_SHANGHAITECH)"
+        )
+    paths = [p for part in ("part_A", "part_B") for p in image_paths("shanghaitech", data / part, "test")]
+    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, photos).round().astype(int)]
+    rates = {}
+    for name, path in (("shipped", SHIPPED), ("embedded", ROOT / "models/syrac.pt")):
+        counter = load_counter(path)
+        rates[f"{name}_photos_per_s"] = len(paths) / _timed(
+            lambda: [counter.read(read_image(p), None) for p in paths], 1
+        )
+    with tempfile.TemporaryDirectory() as scratch:
+        clip = Path(scratch) / "minute.mp4"
+        frames = [np.asarray(read_image(p).resize((640, 480))) for p in paths[:10]]
+        writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
+        for i in range(60 * 25):  # one minute at 25 frames a second, a photo a few seconds
+            writer.write(frames[(i // 150) % len(frames)][..., ::-1])
+        writer.release()
+        counter = load_counter(SHIPPED)
+        video_s = _timed(lambda: [counter.read(f.image, None) for f in VideoFrames(clip, Every(1, True))], 1)
+    return {"photos": len(paths), **rates, "minute_video_at_1fps_s": video_s}
+
+
 MEMORY_PROBE = """
 import dataclasses, sys, tempfile
 from pathlib import Path
@@ -396,6 +457,11 @@ def table(results: dict) -> str:
         rows.append((f"ResNet-50 rank pre-training {r['input_size'][0]}x{r['input_size'][1]} (pairs/s)",
                      f"project ({pipeline(r['project'])})", r["project"]["pairs_per_s"],
                      f"plain fp32 ({pipeline(r['plain_fp32'])})", r["plain_fp32"]["pairs_per_s"], r["speedup"]))
+        if "project_scale_relations" in r:
+            relations = r["project_scale_relations"]["pairs_per_s"]
+            rows.append(("the same with the scale relations (`pretrain.scale_relations`, 8 images a step) (pairs/s)",
+                         "with relations", relations, "project, without", r["project"]["pairs_per_s"],
+                         relations / r["project"]["pairs_per_s"]))
         if "augment_s_per_step" in r:
             cost = r["augment_s_per_step"]
             rows.append((f"augmenting one step's {2 * r['batch_pairs']} images (ms)", "authors' set (`authors`)",
@@ -405,12 +471,20 @@ def table(results: dict) -> str:
         r = results["inference"]
         rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",
                      r["batched_images_per_s"], "one patch per call", r["per_patch_images_per_s"], r["speedup"]))
+    if "photo_counter" in results:
+        r = results["photo_counter"]
+        rows.append((f"`syrac count` on {r['photos']} ShanghaiTech test photos (photos/s)", "the shipped photo counter",
+                     r["shipped_photos_per_s"], "the embedded default's", r["embedded_photos_per_s"],
+                     r["shipped_photos_per_s"] / r["embedded_photos_per_s"]))
     if "tiling" in results:
         r = results["tiling"]
         rows.append((f"`syrac count` on {r['images']} benchmark images (images/s)", "own tiling (default)",
                      r["tiled_images_per_s"], "fixed 2x2 grid", r["grid_2_images_per_s"], r["speedup"]))
     lines = ["| figure | project | value | baseline | value | ratio |", "|---|---|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c:.2f} | {d} | {e:.2f} | {f:.2f}x |" for a, b, c, d, e, f in rows]
+    if "photo_counter" in results:
+        lines.append(f"| a one-minute video at a frame a second, the shipped counter (s) | sampled and counted | "
+                     f"{results['photo_counter']['minute_video_at_1fps_s']:.1f} | the video's length | 60 | |")
     if "memory" in results:
         for images, m in results["memory"].items():
             lines.append(f"| peak memory, {images} counting images (MiB) | generation | {m['generation_peak_mib']} "
@@ -432,9 +506,9 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ("repro", "generation", "generation_cost", "pretrain", "inference", "tiling", "memory")
+    sections = ("repro", "generation", "generation_cost", "pretrain", "inference", "tiling", "photo_counter", "memory")
     parser.add_argument("--only", nargs="+", choices=sections,
-                        default=[s for s in sections if s not in ("repro", "tiling")])
+                        default=[s for s in sections if s not in ("repro", "tiling", "photo_counter")])
     args = parser.parse_args()
     device = torch.cuda.get_device_name() if GPU else f"CPU ({platform.processor() or platform.machine()}, " \
                                                        f"{torch.get_num_threads()} threads)"
@@ -444,8 +518,9 @@ def main() -> None:
             "pretrain": lambda: bench_pretrain(steps=30 if GPU else 3, batch=8 if GPU else 4),
             "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
             "tiling": lambda: bench_tiling(images=100),
+            "photo_counter": lambda: bench_photo_counter(photos=60),
             "memory": lambda: bench_memory(per_count=20)}
-    results = {"device": device, "torch": torch.__version__}
+    results = {"device": device, "torch": torch.__version__, "machine": machine()}
     for name in args.only:
         print(f"{name} ...", flush=True)
         results[name] = runs[name]()

@@ -52,7 +52,8 @@ def test_the_shanghaitech_profile_adds_the_real_benchmarks_and_their_unlabelled_
     cfg = config.load(params)
     assert set(cfg.benchmarks) == {"sim_sparse", "sim_dense", "shanghaitech_a", "shanghaitech_b"}
     assert cfg.generator.backend == "embedded" and cfg.evaluate.patches["shanghaitech_b"] == config.AUTO
-    assert (cfg.probe.labels, cfg.probe.form) == ("rank_refined", "nonnegative")  # chosen on the development part
+    # chosen on the development part: the scale relations with the ridge probe on rank-refined labels
+    assert (cfg.probe.labels, cfg.probe.form, cfg.pretrain.scale_relations) == ("rank_refined", "ridge", 1.0)
     assert [(p.root, p.split) for p in cfg.pretrain.unlabelled_photos] == [
         ("datasets/ShanghaiTech/part_A", "train"), ("datasets/ShanghaiTech/part_B", "train")]
 

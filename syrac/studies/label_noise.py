@@ -14,6 +14,7 @@ included) and ``plots/label_noise.png``.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import yaml
 
 from syrac import storage
 from syrac.figures import plt, save_figure
+from syrac.method.model import machine
 
 STRATEGIES = ("synthetic_rank", "no_pretraining", "intra_image_rank", "random_init_features", "imagenet_features")
 NOISE = "counting.count_cv"
@@ -82,7 +84,9 @@ def main() -> int:
         print("fewer than two label-noise levels with results; run the experiments first:\n" + __doc__.split("\n\n")[2],
               file=sys.stderr)
         return 1
-    storage.write_json("metrics/label_noise.json", study)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    # the experiments ran on this machine at this commit (label_noise.json keeps both: the study is not a stage)
+    storage.write_json("metrics/label_noise.json", {"levels": study, "machine": machine(), "commit": commit})
     plot(Path("plots/label_noise.png"), study)
     for cv, cells in study.items():
         print(

@@ -1,10 +1,12 @@
 """Results tables for the README, made from metrics/ (never typed by hand).
 
-    python -m syrac.tools.report                 # print the tables
-    python -m syrac.tools.report --readme README.md   # rewrite the block between the results markers
-    python -m syrac.tools.report --metrics metrics/real --block real-headline --readme README.md   # the real profile's
+    python -m syrac.tools.report                                               # print the embedded run's tables
+    python -m syrac.tools.report --block readme-embedded --readme README.md   # rewrite a page's block
+    python -m syrac.tools.report --metrics metrics/real --block readme-real --readme README.md
+    python -m syrac.tools.report --block results --readme docs/embedded-results.md
     python -m syrac.tools.report --metrics metrics/real --block real-results --readme docs/real-photographs.md
     python -m syrac.tools.report --metrics metrics/real --block review --readme docs/review.md   # the review's answers
+    python -m syrac.tools.report --block scale --readme docs/count-scale.md    # the count-scale levers
 """
 
 from __future__ import annotations
@@ -157,18 +159,15 @@ def _read_outs(metrics_dir: Path, names: list[str]) -> str:
     return text
 
 
-def headline_tables(metrics_dir: Path) -> str:
-    """The seed spread first (a result is its mean over seeds), then one run's Table 1 and sparse scenes:
-    the README's view of a profile's results."""
-    names = list(read_json(metrics_dir / "eval.json"))
-    seed_tables = _seed_spread(metrics_dir, names)
-    caption = "One seed (the committed run) in full" if seed_tables else "Counting"
-    return (
-        seed_tables
-        + ("\n" if seed_tables else "")
-        + _counting_table(metrics_dir, caption)
-        + _read_outs(metrics_dir, names)
-    )
+def readme_embedded(metrics_dir: Path) -> str:
+    """The README's embedded result: Table 1's shape for the committed run."""
+    return _counting_table(metrics_dir)
+
+
+def readme_real(metrics_dir: Path) -> str:
+    """The README's photo result: the real benchmarks at every seed (mean and range)."""
+    seeds = read_json(metrics_dir / "seeds.json")
+    return seeds_table(seeds, [name for name in seeds if name in PAPER_NAMES])
 
 
 def tables(metrics_dir: Path) -> str:
@@ -217,7 +216,8 @@ def tables(metrics_dir: Path) -> str:
              + ", ".join(f"{n} {umap[n]['spearman_proxy_vs_true']:.3f}" for n in names) + ".")
     if "machine" in pretrain:  # the figures repeat byte for byte on this kind of machine only
         m = pretrain["machine"]
-        notes += (f" Trained on {m['cpu'] if m['device'] == 'cpu' else m['device']} ({m['cores']} cores, "
+        notes += (f" Trained on {m['cpu'] if m['device'] == 'cpu' else m['device']} ({m.get('cpu_family', '?')}, "
+                  f"{m['cores']} cores, "
                   f"{'bf16' if pretrain.get('precision') == 'bf16' else 'fp32'}, torch {m['torch']}).")
     text = (f"{_counting_table(metrics_dir)}\n"
             f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
@@ -226,14 +226,16 @@ def tables(metrics_dir: Path) -> str:
     seed_tables = _seed_spread(metrics_dir, names)
     text += ("\n" if seed_tables else "") + seed_tables + _read_outs(metrics_dir, names)
     if (metrics_dir / "label_noise.json").is_file():
-        study = read_json(metrics_dir / "label_noise.json")
+        recorded = read_json(metrics_dir / "label_noise.json")
+        study, m = recorded["levels"], recorded["machine"]
         compared = ("synthetic_rank", "no_pretraining")
         noise = _table(["label noise (CV)"] + [f"{STRATEGY_NAMES[s].strip('*').split(' (')[0]}: {n} MAE"
                                                for s in compared for n in names],
                        [[cv] + [f"{cells[s][n]:.1f}" for s in compared for n in names] for cv, cells in study.items()])
         text += (
-            "\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper; its own experiments, run "
-            "when it was last collected, so its 0.4 row is this table's run only on the same machine and code):"
+            "\nLabel-noise study (`python -m syrac.studies.label_noise`, not in the paper): its own experiments, at "
+            f"commit {recorded['commit']} on {m['cpu']} ({m['cpu_family']}, {m['cores']} cores, torch {m['torch']}); "
+            "its 0.4 row is this table's run only on the same machine and code:"
             f"\n\n{noise}\n"
         )
     return text
@@ -460,47 +462,150 @@ def review_tables(metrics_dir: Path, generation: Path = Path("perf/results/cpu/r
 
 
 # Each block and what fills it: the whole set of tables, the README's headline of a profile, the review's answers
-COUNTER_READOUT = "nonnegative_rank_refined"  # the shanghaitech profile's probe (probe.form, probe.labels)
+def _nan_or(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _lever_cells(run: dict, names: list[str], readout: str | None) -> list[str]:
-    """One lever's cells: per benchmark, the development part's MAE on the own tiling (mean and range),
-    its predicted/true total and zoom-out ratio (the four half-size copies over one: 4 when a person
-    reads the same at both sizes); then the test split's MAE, read for the report only."""
-    def split_of(name: str, split: str) -> dict:
-        if readout is None:
-            return run[name] if split == "test" else run[name]["development"]
+def _lever_split(run: dict, name: str, split: str, readout: str | None) -> dict:
+    """One benchmark's split of a ``syrac.tools.seeds`` summary: the counter's own reading (``readout``
+    None) or a read-out of ``review_probes``."""
+    if readout is not None:
         return run["readouts"][split][name][readout]
+    return run[name] if split == "test" else run[name]["development"]
 
-    cells = []
-    for name in names:
-        dev = split_of(name, "development")
-        cells += [spread(dev["tiling"], "mae"), f"{dev['tiling']['mean'].get('total_ratio', float('nan')):.2f}",
-                  f"{dev['mean'].get('zoom_out', float('nan')):.2f}"]
-    return cells + [spread(split_of(name, "test")["tiling"], "mae") for name in names]
+
+def _spread_or_value(summary: dict) -> str:
+    """MAE as "mean (min to max)" over several seeds, the value alone for one."""
+    return spread(summary, "mae") if len(summary["seeds"]) > 1 else f"{summary['mean']['mae']:.1f}"
 
 
 def levers_table(levers: list[tuple[str, dict, str | None]], names: list[str]) -> str:
-    """Levers against their reference (the first row), three seeds each: ``levers`` holds (label, the
-    ``syrac.tools.seeds`` summary of the run, the read-out of ``review_probes`` to read or None for the
-    counter's own). A lever is ahead when its development mean is below the reference's on every
-    benchmark named."""
-    reference = levers[0][1]
+    """Levers against their reference (the first row), each a (label, ``syrac.tools.seeds`` summary,
+    read-out of ``review_probes`` or None for the counter's own reading). Per benchmark: the development
+    part's MAE on the own tiling (mean and range over the seeds), its predicted/true total and the
+    label-free zoom-out ratio (four half-size copies over one: 4 where a person reads the same at both
+    sizes), then the test split's MAE, read for the report only. A lever is ahead when its development
+    mean is below the reference's on every benchmark named."""
+    def dev(run: dict, readout: str | None, name: str) -> dict:
+        return _lever_split(run, name, "development", readout)
 
-    def dev_mean(run: dict, readout: str | None, name: str) -> float:
-        split = run[name]["development"] if readout is None else run["readouts"]["development"][name][readout]
-        return split["tiling"]["mean"]["mae"]
-
+    reference, reference_readout = levers[0][1], levers[0][2]
     rows = []
     for i, (label, run, readout) in enumerate(levers):
-        ahead = all(dev_mean(run, readout, n) < dev_mean(reference, levers[0][2], n) for n in names)
-        verdict = "the reference" if i == 0 else ("ahead on both" if ahead else "not ahead on both")
-        rows.append([label] + _lever_cells(run, names, readout) + [verdict])
+        cells = []
+        for name in names:
+            split = dev(run, readout, name)
+            cells += [_spread_or_value(split["tiling"]), _nan_or(split["tiling"]["mean"].get("total_ratio")),
+                      _nan_or(split["mean"].get("zoom_out"))]
+        cells += [_spread_or_value(_lever_split(run, name, "test", readout)["tiling"]) for name in names]
+        ahead = all(
+            dev(run, readout, n)["tiling"]["mean"]["mae"]
+            < dev(reference, reference_readout, n)["tiling"]["mean"]["mae"]
+            for n in names
+        )
+        rows.append(
+            [label] + cells + ["the reference" if i == 0 else ("ahead on both" if ahead else "not ahead on both")]
+        )
     header = [f"{_short(n)} dev {what}" for n in names for what in ("MAE", "total", "zoom-out")]
-    return _table(["lever"] + header + [f"{_short(n)} test MAE" for n in names] + ["on the development parts"], rows)
+    return _table(["lever"] + header + [f"{_short(n)} test MAE" for n in names] + ["development parts"], rows)
 
 
-BLOCKS = {"results": tables, "real-results": tables, "real-headline": headline_tables, "review": review_tables}
+def restrict(summary, seeds: list[str]):
+    """A ``syrac.tools.seeds`` summary read at some of its seeds only (every spread recomputed), so that
+    a lever run at one seed is held against the reference's same seed."""
+    from syrac.tools.seeds import aggregate
+
+    per_seed = summary.get("seeds") if isinstance(summary, dict) else None
+    if isinstance(per_seed, dict) and all(isinstance(v, dict) for v in per_seed.values()):
+        rest = {key: restrict(value, seeds) for key, value in summary.items() if key not in ("seeds", "mean", "min",
+                                                                                          "max", "ensemble")}
+        return {**aggregate({s: summary["seeds"][s] for s in seeds}), **rest}
+    if isinstance(summary, dict):
+        return {key: restrict(value, seeds) for key, value in summary.items()}
+    return summary
+
+
+# docs/count-scale.md: the count-scale study's levers, each (label, summary under metrics/, read-out or None);
+# the first of each list is the reference, read at the seeds of the levers after it
+SCALE_LEVERS = {
+    "photos, three seeds": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            (
+                "the counter before (photo crops; non-negative probe, rank-refined N)",
+                "real/levers/before_scale_seeds",
+                None,
+            ),
+            (
+                "scale relations, weight 1; non-negative probe, rank-refined N",
+                "real/levers/scale_relations_seeds",
+                "nonnegative_rank_refined",
+            ),
+            (
+                "**scale relations, weight 1; ridge probe, rank-refined N (adopted)**",
+                "real/levers/scale_relations_seeds",
+                "ridge_rank_refined",
+            ),
+            (
+                "scale relations, weight 1; rank head, scale and offset",
+                "real/levers/scale_relations_seeds",
+                "rank_head",
+            ),
+        ],
+    ),
+    "photos, one seed": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("the counter before, seed 0", "real/levers/before_scale_seeds", None),
+            (
+                "scale relations, weight 1; ridge probe, rank-refined N, seed 0",
+                "real/levers/scale_relations_seeds",
+                "ridge_rank_refined",
+            ),
+            (
+                "scale relations, weight 3; ridge probe, rank-refined N, seed 0",
+                "real/levers/scale_relations_weight3_seed0",
+                "ridge_rank_refined",
+            ),
+        ],
+    ),
+    "embedded world, one seed": (
+        ["sim_sparse", "sim_dense"],
+        [
+            ("the embedded default, seed 0 (ridge probe, prompted N)", "levers/baseline_seeds", None),
+            ("scale relations on the rank head, weight 1", "levers/scale_relations_seed0", None),
+            ("scale relations on every ReLU feature, weight 1", "levers/scale_relations_features_seed0", None),
+            ("a counting set up to N = 2000 (prompts 500, 1000, 2000 added)", "levers/dense_counting_seed0", None),
+        ],
+    ),
+}
+
+
+def scale_tables(metrics_dir: Path) -> str:
+    """The count-scale study's tables (docs/count-scale.md) from the lever summaries under ``metrics_dir``,
+    and the embedded default's own spread over seeds."""
+    parts = []
+    for title, (names, levers) in SCALE_LEVERS.items():
+        runs = [(label, read_json(metrics_dir / f"{name}.json"), readout) for label, name, readout in levers]
+        seeds = sorted(set.intersection(*(set(run[names[0]]["seeds"]) for _, run, _ in runs)))
+        runs = [(label, restrict(run, seeds), readout) for label, run, readout in runs]
+        parts.append(f"{title.capitalize()} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}; own tiling; MAE mean, in "
+                     "brackets the range):\n\n"
+                     + levers_table(runs, names))
+    baseline = read_json(metrics_dir / "levers/baseline_seeds.json")
+    parts.append("The embedded default's spread over seeds, the reference for a lever of the embedded world: "
+                 + seeds_table(baseline, ["sim_sparse", "sim_dense"]))
+    return "\n".join(part.rstrip("\n") + "\n" for part in parts)
+
+
+BLOCKS = {
+    "readme-embedded": readme_embedded,
+    "readme-real": readme_real,
+    "results": tables,
+    "real-results": tables,
+    "review": review_tables,
+    "scale": scale_tables,
+}
 
 
 def update_readme(readme: Path, metrics_dir: Path, block: str = "results") -> None:
@@ -519,8 +624,8 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     parser.add_argument("--readme", type=Path, help="rewrite the results block of this file")
     parser.add_argument("--block", default="results", choices=BLOCKS,
-                        help="results (metrics/), real-headline (README) and real-results (docs) of metrics/real, "
-                             "or review (the review's answers)")
+                        help="the block to make: readme-embedded and readme-real (README), results (docs/embedded-"
+                             "results.md), real-results and review (of metrics/real), scale (docs/count-scale.md)")
     args = parser.parse_args()
     if args.readme:
         update_readme(args.readme, args.metrics, args.block)
