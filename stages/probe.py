@@ -8,7 +8,8 @@ from syrac import config, storage
 from syrac.inference.tiling import TilingRule, ceiling_of
 from syrac.method.counter import provenance, save_counter
 from syrac.method.model import read_model_file
-from syrac.method.probe import fit_probe, probe_targets, rank_head_weights
+from syrac.method.probe import probe_targets, rank_head_weights
+from syrac.method.readouts import fit_probe
 from syrac.synthetic.counting import prompted_for
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from syrac import config, storage
 from syrac.inference.evaluation import load_features, read_grids, read_split, scores
 from syrac.inference.tiling import TilingRule, ceiling_of
 from syrac.method.model import read_model_file
-from syrac.method.probe import PROBE_FITS, fit_probe, rank_head_weights, refine_labels
+from syrac.method.probe import rank_head_weights, refine_labels
+from syrac.method.readouts import READOUTS, fit_probe
 from syrac.studies import review
 from syrac.synthetic.counting import prompted_for
 
@@ -26,7 +27,7 @@ if __name__ == "__main__":
     weight, bias = rank_head_weights(read_model_file(args.counter_path)["state_dict"])
     refined = refine_labels(prompted, features @ weight + bias, p.refined_label_cv)
     readouts = {f"{form}_{labels}": fit_probe(features, targets, p.ridge_grid, p.folds, cfg.seed, form)[0]
-                for form in PROBE_FITS for labels, targets in (("prompted", prompted), ("rank_refined", refined))}
+                for form in READOUTS for labels, targets in (("prompted", prompted), ("rank_refined", refined))}
     readouts["classification"] = review.fit_classifier(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0]
     readouts["rank_head"] = review.RankHeadProbe(weight, bias, features, prompted, p.ridge_grid, p.folds, cfg.seed)
     rules = {r: TilingRule(ceiling_of(model, features, prompted), cfg.tiling.finest) for r, model in readouts.items()}

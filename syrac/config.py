@@ -304,7 +304,6 @@ class Pretrain(Section):
 
 
 PROBE_LABELS = ("prompted", "rank_refined")
-PROBE_FORMS = ("ridge", "nonnegative")
 
 
 @dataclass(frozen=True)
@@ -313,7 +312,7 @@ class Probe(Section):
     folds: int
     labels: str = "prompted"  # what the probe is fitted on: the prompted N, or those re-ordered by the rank head
     refined_label_cv: float = 0.4  # rank_refined: spread of the true count assumed around a prompted N
-    form: str = "ridge"  # ridge (a penalty chosen by cross-validation, free intercept) | nonnegative (the authors')
+    form: str = "ridge"  # a read-out of syrac/method/readouts/, checked there: ridge | nonnegative (the authors')
 
     def validate(self, key: str) -> None:
         _require(len(self.ridge_grid) >= 1 and all(0 <= alpha <= 1e6 for alpha in self.ridge_grid),
@@ -321,7 +320,8 @@ class Probe(Section):
         _within(f"{key}.folds", self.folds, 2, 100)
         _require(self.labels in PROBE_LABELS, f"{key}.labels", self.labels, " or ".join(PROBE_LABELS))
         _require(0 < self.refined_label_cv <= 2, f"{key}.refined_label_cv", self.refined_label_cv, "in (0, 2]")
-        _require(self.form in PROBE_FORMS, f"{key}.form", self.form, " or ".join(PROBE_FORMS))
+        _require(isinstance(self.form, str) and self.form.isidentifier(), f"{key}.form", self.form,
+                 "the name of a read-out (a module of syrac/method/readouts/)")
 
 
 AUTO = "auto"  # evaluate.patches: K chosen by the label-free rule among evaluate.sweep

@@ -1,6 +1,7 @@
 """Rank loss, the non-negative head, patch grids, the ridge probe and parameter validation."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,9 @@ from syrac.method.augment import augment, blur, rotate_hue, zoom_out
 from syrac.method.features import patch_boxes
 from syrac.method.model import NonNegativeLinear, RankCounter, build_encoder, encoder_stages
 from syrac.method.pretrain import rank_loss
-from syrac.method.probe import LinearProbe, fit_probe, fit_ridge
+from syrac.method.probe import LinearProbe
+from syrac.method.readouts import fit_probe
+from syrac.method.readouts.ridge import fit_ridge
 
 
 def test_rank_loss_is_negative_log_sigmoid_of_the_margin():
@@ -145,6 +148,35 @@ def test_the_nonnegative_probe_has_no_intercept_and_no_negative_weight():
     assert report["form"] == "nonnegative" and list(report["cv_rmse_by_alpha"]) == ["0.0"]  # no penalty to choose
     ridge, _ = fit_probe(x, y, [0.0], folds=4, seed=0)
     assert ridge.weight[2] < -0.9  # the ridge probe follows the sign
+
+
+def test_a_new_linear_readout_is_one_file_that_the_check_the_probe_and_the_review_find(tmp_path, monkeypatch):
+    """A module in syrac/method/readouts/ defining READOUT is a read-out: probe.form accepts its name,
+    fit_probe fits it, stage review_probes reads it (it iterates READOUTS); other names are refused
+    by the pre-flight check, naming the key and the read-outs there are."""
+    import shutil
+
+    from syrac.method import readouts
+    from syrac.tools import check
+
+    package = tmp_path / "readouts"
+    shutil.copytree(Path(readouts.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "zero.py").write_text(
+        "import numpy as np\n\nfrom syrac.method.probe import LinearProbe\nfrom syrac.method.readouts import "
+        "LinearReadout\n\nREADOUT = LinearReadout('zero', 'always zero', lambda x, y, a: LinearProbe("
+        "np.zeros(x.shape[1], np.float32), 0.0), penalised=False)\n")
+    monkeypatch.setattr(readouts, "__path__", [str(package)])
+    monkeypatch.setattr(readouts, "READOUTS", readouts._discover())
+    assert list(readouts.READOUTS) == ["ridge", "nonnegative", "zero"]  # the default first
+    probe, report = readouts.fit_probe(np.ones((8, 3)), np.arange(8.0), [1.0], folds=2, seed=0, form="zero")
+    assert report["form"] == "zero" and probe.patch_counts(np.ones(3)) == 0.0
+    assert readouts.problems("zero") == []
+    params = _params()
+    params["probe"]["form"] = "lasso"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    found = [p for p in check.problems(str(tmp_path / "params.yaml")) if p.startswith("probe.")]
+    assert found == ["probe.form: 'lasso' is no read-out; one of ridge, nonnegative, zero (each a module of "
+                     "syrac/method/readouts/)"]
 
 
 def _params():

@@ -1,12 +1,11 @@
-"""The linear probe: frozen features -> count, fitted by least squares on the noisy counting set.
+"""The linear probe: frozen features -> count, and what it is fitted on.
 
-The MSE minimiser of a linear layer has a closed form; with a few hundred noisy images and hundreds
-of features it needs a ridge penalty, whose strength is chosen by k-fold cross-validation on the
-noisy labels themselves (no benchmark label is ever looked at). ``probe.form: nonnegative`` is the
-authors' released read-out instead: non-negative weights and no intercept, so a patch with no
-people in it reads what its features say, not a constant once per tile. The labels are the prompted counts,
-or (``probe.labels: rank_refined``) the same re-ordered within each prompt by the rank head, a
-reviewer's suggestion (docs/review.md).
+A probe is a weight per feature and a bias, fitted on the noisy counting set by one of the linear
+read-outs of ``syrac.method.readouts`` (params ``probe.form``: ridge, whose penalty k-fold
+cross-validation chooses on the noisy labels themselves, since no benchmark label is ever looked at;
+or the authors' non-negative one). The labels are the prompted counts, or (``probe.labels:
+rank_refined``) the same re-ordered within each prompt by the rank head, a reviewer's suggestion
+(docs/review.md).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 from scipy.stats import norm
 
 
@@ -33,36 +31,12 @@ class LinearProbe:
         return self.patch_counts(patch_features).sum(axis=1)
 
 
-def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -> LinearProbe:
-    """Least squares with an unpenalised bias and a penalty alpha relative to the feature scale."""
-    x = features.astype(np.float64)
-    mean_x, mean_y = x.mean(0), float(targets.mean())
-    xc, yc = x - mean_x, targets - mean_y
-    gram = xc.T @ xc
-    scale = np.trace(gram) / gram.shape[0] or 1.0
-    system = gram + alpha * scale * np.eye(gram.shape[0])
-    try:
-        weight = np.linalg.solve(system, xc.T @ yc)
-    except np.linalg.LinAlgError:  # alpha 0 with fewer images than features: the minimum-norm solution
-        weight = np.linalg.lstsq(system, xc.T @ yc, rcond=None)[0]
-    return LinearProbe(weight.astype(np.float32), float(mean_y - mean_x @ weight))
-
-
-def fit_nonnegative(features: np.ndarray, targets: np.ndarray, _penalty: float = 0.0) -> LinearProbe:
-    """Non-negative least squares without an intercept (the authors' probe); it takes no penalty."""
-    weight = nnls(features.astype(np.float64), targets.astype(np.float64), maxiter=50 * features.shape[1])[0]
-    return LinearProbe(weight.astype(np.float32), 0.0)
-
-
-PROBE_FITS = {"ridge": fit_ridge, "nonnegative": fit_nonnegative}
-
-
 def _unclamped(probe: LinearProbe, features: np.ndarray) -> np.ndarray:
     return features @ probe.weight + probe.bias
 
 
-def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int,
-                   fit=fit_ridge, predict=_unclamped) -> dict[float, float]:
+def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int, fit,
+                   predict=_unclamped) -> dict[float, float]:
     """Root mean squared error of each penalty on held-out folds of the noisy labels (for any
     read-out: ``fit(features, targets, penalty)`` and ``predict(model, features)``)."""
     fold_of = np.random.default_rng(seed).permutation(len(targets)) % folds
@@ -75,17 +49,6 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, 
             squared[held] = (predict(probe, features[held]) - targets[held]) ** 2
         errors[float(alpha)] = float(np.sqrt(squared.mean()))
     return errors
-
-
-def fit_probe(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int,
-              form: str = "ridge") -> tuple[LinearProbe, dict]:
-    """The probe of ``form`` (``PROBE_FITS``); a ridge penalty chosen from ``grid`` by cross-validation
-    on the noisy labels (the non-negative fit has none: its cross-validated error is reported alone)."""
-    fit = PROBE_FITS[form]
-    errors = cross_validate(features, targets, grid if form == "ridge" else (0.0,), folds, seed, fit=fit)
-    alpha = min(errors, key=errors.get)
-    return fit(features, targets, alpha), {"form": form, "alpha": alpha, "cv_rmse_noisy_labels": errors[alpha],
-                                           "cv_rmse_by_alpha": {str(a): e for a, e in errors.items()}}
 
 
 def refine_labels(prompted: np.ndarray, proxy: np.ndarray, cv: float) -> np.ndarray:

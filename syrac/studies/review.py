@@ -27,7 +27,8 @@ from syrac.inference.evaluation import load_features, true_counts
 from syrac.method.features import encode, extract, image_patches
 from syrac.method.model import RankCounter, compute_device, load_rank_model, to_device
 from syrac.method.pretrain import PairSet, concat, load_pairs, photo_pairs, split_holdout
-from syrac.method.probe import cross_validate, fit_probe, rank_head_weights
+from syrac.method.probe import cross_validate, rank_head_weights
+from syrac.method.readouts import fit_probe
 from syrac.storage import read_image
 from syrac.studies.ablation import init_strategy, initial_model
 from syrac.synthetic import sim

@@ -11,7 +11,7 @@ from syrac.inference.evaluation import patch_true_counts, scores, true_counts
 from syrac.method.counter import load_probe
 from syrac.method.features import extract
 from syrac.method.model import compute_device, load_rank_model, to_device
-from syrac.method.probe import fit_probe
+from syrac.method.readouts import fit_probe
 from syrac.studies.ablation import cached_features, strategy_features, untrained_models
 from syrac.synthetic.counting import LABELS, read_labels
 

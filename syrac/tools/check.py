@@ -14,7 +14,7 @@ import sys
 from syrac import config
 from syrac.data.datasets import dataset_problems
 from syrac.errors import MissingWeightsError
-from syrac.method import lite0
+from syrac.method import lite0, readouts
 from syrac.method.model import imagenet_weights
 from syrac.studies import peers
 from syrac.synthetic.diffusion import resolve_model
@@ -25,7 +25,7 @@ def problems(params_path: str = "params.yaml") -> list[str]:
         cfg = config.load(params_path)
     except config.ConfigError as error:
         return error.problems
-    found = dataset_problems(cfg)
+    found = dataset_problems(cfg) + readouts.problems(cfg.probe.form)
     needed = {lite0.BACKBONE: "ablation"}  # Table 3 reads an ImageNet encoder in every run
     if cfg.model.pretrained == "imagenet":
         needed[cfg.model.backbone] = "model.pretrained"

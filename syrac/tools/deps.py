@@ -42,14 +42,20 @@ def imported_files(path: Path, root: Path = ROOT) -> set[Path]:
     return found
 
 
+DISCOVERS_ITS_MODULES = "pkgutil.iter_modules(__path__)"  # a plug-in package (syrac/method/readouts/)
+
+
 def code_of(script: Path, root: Path = ROOT) -> set[Path]:
-    """``script`` and every syrac module it reaches through imports."""
+    """``script`` and every syrac module it reaches through imports; a package that imports each of its
+    own modules at run time (a registry of plug-ins) reaches all of them."""
     seen, todo = set(), [script]
     while todo:
         path = todo.pop()
         if path not in seen:
             seen.add(path)
             todo.extend(imported_files(path, root))
+            if path.name == "__init__.py" and DISCOVERS_ITS_MODULES in path.read_text():
+                todo.extend(sorted(path.parent.glob("*.py")))
     return seen
 
 

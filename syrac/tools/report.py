@@ -15,6 +15,7 @@ import argparse
 import re
 from pathlib import Path
 
+from syrac.method.readouts import READOUTS
 from syrac.storage import read_json, write_bytes
 
 
@@ -216,9 +217,10 @@ def tables(metrics_dir: Path) -> str:
              + ", ".join(f"{n} {umap[n]['spearman_proxy_vs_true']:.3f}" for n in names) + ".")
     if "machine" in pretrain:  # the figures repeat byte for byte on this kind of machine only
         m = pretrain["machine"]
-        notes += (f" Trained on {m['cpu'] if m['device'] == 'cpu' else m['device']} ({m.get('cpu_family', '?')}, "
-                  f"{m['cores']} cores, "
-                  f"{'bf16' if pretrain.get('precision') == 'bf16' else 'fp32'}, torch {m['torch']}).")
+        described = [m["cpu_family"]] if m.get("cpu_family") else []  # records before the family was kept
+        precision = "bf16" if pretrain.get("precision") == "bf16" else "fp32"
+        described += [f"{m['cores']} cores", precision, f"torch {m['torch']}"]
+        notes += f" Trained on {m['cpu'] if m['device'] == 'cpu' else m['device']} ({', '.join(described)})."
     text = (f"{_counting_table(metrics_dir)}\n"
             f"Patch grid K (Table 2; * the K counted with, ^ the K that the label-free rule picks):\n\n{patch}\n\n"
             f"Pre-training ablation, same probe and patches ({grids}) "
@@ -299,20 +301,21 @@ def seeds_table(seeds: dict, names: list[str]) -> str:
     )
 
 
-READOUT_NAMES = {"ridge_prompted": "ridge probe on the prompted N (the paper's protocol)",
-                 "ridge_rank_refined": "ridge probe on rank-refined labels",
-                 "nonnegative_prompted": "non-negative probe without intercept (the authors' code)",
-                 "nonnegative_rank_refined": "non-negative probe without intercept, rank-refined labels",
-                 "classification": "classifier over the prompted N",
-                 "rank_head": "rank head, scale and offset fitted on the prompted N"}
-READOUT_NAMES |= {"prompted_labels": READOUT_NAMES["ridge_prompted"],  # their names in metrics written before the
-                  "refined_labels": READOUT_NAMES["ridge_rank_refined"]}  # non-negative read-out existed
+LABEL_SETS = {"prompted": "on the prompted N", "rank_refined": "on rank-refined labels"}  # probe.labels
+NONLINEAR_READOUTS = {"classification": "classifier over the prompted N",  # stage review_probes' other fits
+                      "rank_head": "rank head, scale and offset fitted on the prompted N"}
+RENAMED = {"prompted_labels": "ridge_prompted", "refined_labels": "ridge_rank_refined"}  # in metrics written before
+# the non-negative read-out existed
 
 
 def readout_name(key: str) -> str:
-    """A read-out's label; ``_consistent``: also fitted on the photos' self-consistency."""
-    base = key.removesuffix("_consistent")
-    return READOUT_NAMES.get(base, base.replace("_", " ")) + (", + photo self-consistency" if base != key else "")
+    """A read-out's label: ``<probe.form>_<probe.labels>`` names a linear read-out of
+    ``syrac.method.readouts`` by its description; ``_consistent``: also fitted on the photos' self-consistency."""
+    base = RENAMED.get(key.removesuffix("_consistent"), key.removesuffix("_consistent"))
+    form, _, labels = base.partition("_")
+    name = (f"{READOUTS[form].description} {LABEL_SETS[labels]}" if form in READOUTS and labels in LABEL_SETS
+            else NONLINEAR_READOUTS.get(base, base.replace("_", " ")))
+    return name + (", + photo self-consistency" if key.endswith("_consistent") else "")
 
 
 def seeds_readouts_table(seeds: dict, names: list[str]) -> str:
@@ -613,7 +616,7 @@ def update_readme(readme: Path, metrics_dir: Path, block: str = "results") -> No
     start, end = markers(block)
     if start not in text or end not in text:
         raise SystemExit(f"{readme}: add the markers {start} and {end} where the tables go")
-    generated = f"{start}\n{BLOCKS[block](metrics_dir)}{end}"
+    generated = f"{start}\n{BLOCKS[block](metrics_dir).rstrip()}\n{end}"
     write_bytes(
         readme, re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: generated, text, flags=re.S).encode()
     )

@@ -1,0 +1,24 @@
+"""Ridge regression with an unpenalised intercept: the paper's linear probe."""
+
+import numpy as np
+
+from syrac.method.probe import LinearProbe
+from syrac.method.readouts import LinearReadout
+
+
+def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -> LinearProbe:
+    """Least squares with an unpenalised bias and a penalty alpha relative to the feature scale."""
+    x = features.astype(np.float64)
+    mean_x, mean_y = x.mean(0), float(targets.mean())
+    xc, yc = x - mean_x, targets - mean_y
+    gram = xc.T @ xc
+    scale = np.trace(gram) / gram.shape[0] or 1.0
+    system = gram + alpha * scale * np.eye(gram.shape[0])
+    try:
+        weight = np.linalg.solve(system, xc.T @ yc)
+    except np.linalg.LinAlgError:  # alpha 0 with fewer images than features: the minimum-norm solution
+        weight = np.linalg.lstsq(system, xc.T @ yc, rcond=None)[0]
+    return LinearProbe(weight.astype(np.float32), float(mean_y - mean_x @ weight))
+
+
+READOUT = LinearReadout("ridge", "ridge probe", fit_ridge, penalised=True)
