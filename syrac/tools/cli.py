@@ -167,14 +167,15 @@ def count(args: argparse.Namespace) -> int:
     total = sum(len(series) for series in inputs)
     with tqdm(total=total or None, desc="counting", unit="frame", file=sys.stderr, disable=total < 2) as progress:
         for series in inputs:
-            counted = []
+            counted, start = [], progress.n
             for name, frame in series.frames():
                 row, reading = _row(counter, name, frame, args.patches)
                 counted.append(row)
-                progress.update()
+                progress.update(start + len(counted) + series.failed - progress.n)  # a skipped file is done too
                 if args.out and not series.is_series:
                     with atomic_path(args.out / f"{Path(name).stem}_count.png") as tmp:
                         draw_tiles(frame.image, reading.tiles).save(tmp, format="PNG")
+            progress.update(max(0, start + len(series) - progress.n))  # skipped at the end, or a video's unread tail
             failed += series.failed
             if series.note:
                 notes.append(series.note)
