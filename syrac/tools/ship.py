@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import yaml
 from PIL import Image
 from tqdm import tqdm
 
@@ -56,17 +57,16 @@ def compact(bundle: dict) -> dict:
     return {**bundle, "state_dict": state, "envelope": envelope}
 
 
-def read_splits(counter: Counter, root: Path) -> dict:
+def read_splits(counter: Counter, root: Path, splits: tuple[str, ...] = ("development", "test")) -> dict:
     """What ``counter`` reads, each image on its own tiling, on the development part (every 5th
     training photo) and the test split of each ShanghaiTech part under ``root``: MAE, MSE, Spearman
     and the predicted/true total."""
     figures = {}
     for name, part in PARTS.items():
         held = set(development_part(image_paths("shanghaitech", root / part, "train")))
-        for split, labelled in (
-            ("development", [s for s in samples("shanghaitech", root / part, "train") if s[0] in held]),
-            ("test", samples("shanghaitech", root / part, "test")),
-        ):
+        for split in splits:
+            labelled = (samples("shanghaitech", root / part, "test") if split == "test" else
+                        [s for s in samples("shanghaitech", root / part, "train") if s[0] in held])
             predicted = np.array([counter.read(storage.read_image(path), None).count
                                   for path, _ in tqdm(labelled, desc=f"{name} {split}", unit="img", file=sys.stderr)])
             true = np.array([len(points) for _, points in labelled], float)
@@ -79,7 +79,9 @@ def read_splits(counter: Counter, root: Path) -> dict:
 
 
 def commit_of(path: Path) -> str:
-    shown = subprocess.run(["git", "-C", str(path.parent), "rev-parse", "HEAD"], capture_output=True, text=True)
+    """The commit checked out where ``path`` lies."""
+    shown = subprocess.run(["git", "-C", str(path.resolve().parent), "rev-parse", "HEAD"], capture_output=True,
+                           text=True)
     return shown.stdout.strip() or "unknown"
 
 
@@ -121,8 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="ShanghaiTech's root (part_A, part_B): the figures the file reads")
     parser.add_argument("--seeds-json", type=Path, help="the seeds summary of the run the counter comes from")
     parser.add_argument("--note", default="", help="how the seed was chosen (on the development part only)")
+    parser.add_argument("--commit", help="the commit whose code trained the counter (default: this checkout's)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="the params file that trained it (its seed as the run had it), recorded whole")
     args = parser.parse_args(argv)
-    provenance = {"commit": commit_of(Path.cwd() / "params.yaml"), "note": args.note}
+    if not args.params.is_file():
+        parser.error(f"{args.params}: no such params file; pass the one that trained the counter with --params")
+    provenance = {"commit": args.commit or commit_of(args.params), "params": yaml.safe_load(args.params.read_text()),
+                  "note": args.note}
     if args.seeds_json:
         provenance["run"] = str(args.seeds_json)
     try:
