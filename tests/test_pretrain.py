@@ -9,15 +9,16 @@ from syrac import config
 from syrac.method.pretrain import PairSet, pretrain, split_holdout
 
 
-def _cfg(**pretrain_overrides):
+def tiny_cfg(epochs=3, **pretrain_overrides):
+    """The default params at 32x32, batches of 8 (also for tests/test_scale.py)."""
     with open("params.yaml") as handle:
         data = yaml.safe_load(handle)
     data["model"]["input_size"] = [32, 32]
-    data["pretrain"].update(epochs=3, batch_size=8, **pretrain_overrides)
+    data["pretrain"].update(epochs=epochs, batch_size=8, **pretrain_overrides)
     return config.from_dict(data)
 
 
-def _pairs(n_sources=10, edits=2):
+def random_pairs(n_sources=10, edits=2):
     rng = np.random.default_rng(0)
     images = torch.from_numpy(rng.integers(0, 256, (n_sources * (edits + 1), 3, 32, 32), dtype=np.uint8))
     source = torch.tensor([s * (edits + 1) for s in range(n_sources) for _ in range(edits)])
@@ -26,7 +27,7 @@ def _pairs(n_sources=10, edits=2):
 
 
 def test_holdout_keeps_whole_sources_apart():
-    train, held = split_holdout(_pairs(20, 4), 0.15, seed=0)
+    train, held = split_holdout(random_pairs(20, 4), 0.15, seed=0)
     assert len(held) == 3 * 4 and len(train) == 17 * 4
     assert not set(train.group) & set(held.group)
 
@@ -42,7 +43,7 @@ def die_in_epoch_two(epoch, figures):
 
 
 def test_interrupted_training_resumes_to_the_same_model(tmp_path):
-    cfg, pairs = _cfg(), _pairs()
+    cfg, pairs = tiny_cfg(), random_pairs()
     clean_model, clean_summary = pretrain(cfg, pairs)
 
     checkpoint = tmp_path / "pretrain.pt"
@@ -62,9 +63,9 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path):
 def test_a_checkpoint_from_other_parameters_is_not_resumed(tmp_path, capsys):
     checkpoint = tmp_path / "pretrain.pt"
     with pytest.raises(Killed):
-        pretrain(_cfg(lr=0.01), _pairs(), die_in_epoch_two, checkpoint)
-    clean_model, clean_summary = pretrain(_cfg(), _pairs())
-    model, summary = pretrain(_cfg(), _pairs(), None, checkpoint)
+        pretrain(tiny_cfg(lr=0.01), random_pairs(), die_in_epoch_two, checkpoint)
+    clean_model, clean_summary = pretrain(tiny_cfg(), random_pairs())
+    model, summary = pretrain(tiny_cfg(), random_pairs(), None, checkpoint)
     assert "ignoring" in capsys.readouterr().out
     assert summary == clean_summary
     assert all(torch.equal(t, model.state_dict()[n]) for n, t in clean_model.state_dict().items())

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-import yaml
+from test_pretrain import random_pairs, tiny_cfg
 
 from syrac import config
-from syrac.method.pretrain import PairSet, RelationImages, pretrain
+from syrac.method.pretrain import RelationImages, pretrain
 from syrac.method.scale import log_ratio_loss, mosaics, quarter_views, relation_loss, relation_views, whole_views
 
 
@@ -62,22 +62,6 @@ def test_relation_views_and_loss_line_up_zoom_in_and_zoom_out():
     assert float(relation_loss(readings * area, 8)) == pytest.approx(0.0, abs=2e-3)
 
 
-def _cfg(**pretrain_overrides):
-    with open("params.yaml") as handle:
-        data = yaml.safe_load(handle)
-    data["model"]["input_size"] = [32, 32]
-    data["pretrain"].update(epochs=2, batch_size=8, **pretrain_overrides)
-    return config.from_dict(data)
-
-
-def _pairs(n_sources=10, edits=2):
-    rng = np.random.default_rng(0)
-    images = torch.from_numpy(rng.integers(0, 256, (n_sources * (edits + 1), 3, 32, 32), dtype=np.uint8))
-    source = torch.tensor([s * (edits + 1) for s in range(n_sources) for _ in range(edits)])
-    edit = torch.tensor([s * (edits + 1) + 1 + e for s in range(n_sources) for e in range(edits)])
-    return PairSet(images, source, edit, np.repeat(np.arange(n_sources), edits))
-
-
 def _relations(n_sources=10):
     images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (n_sources + 2, 3, 64, 64), dtype=np.uint8))
     return RelationImages(images, np.array(list(range(n_sources)) + [-1, -1]))
@@ -85,18 +69,18 @@ def _relations(n_sources=10):
 
 @pytest.mark.parametrize("target", ["head", "features"])
 def test_rank_pretraining_with_the_relations_trains_and_repeats(target):
-    cfg = _cfg(scale_relations=1.0, scale_images=4, scale_target=target)
-    model, summary = pretrain(cfg, _pairs(), relations=_relations())
-    again, repeated = pretrain(cfg, _pairs(), relations=_relations())
+    cfg = tiny_cfg(epochs=2, scale_relations=1.0, scale_images=4, scale_target=target)
+    model, summary = pretrain(cfg, random_pairs(), relations=_relations())
+    again, repeated = pretrain(cfg, random_pairs(), relations=_relations())
     assert summary == repeated and math.isfinite(summary["train_loss"])
     assert all(torch.equal(t, again.state_dict()[n]) for n, t in model.state_dict().items())
-    plain, _ = pretrain(_cfg(), _pairs())
+    plain, _ = pretrain(tiny_cfg(epochs=2), random_pairs())
     assert not torch.equal(plain.state_dict()["head.weight"], model.state_dict()["head.weight"])
 
 
 def test_the_relations_are_refused_out_of_range():
     with pytest.raises(config.ConfigError) as error:
-        _cfg(scale_relations=-1.0, scale_images=0, scale_target="pixels")
+        tiny_cfg(epochs=2, scale_relations=-1.0, scale_images=0, scale_target="pixels")
     text = str(error.value)
     assert "pretrain.scale_relations" in text and "pretrain.scale_images" in text and "head or features" in text
 
