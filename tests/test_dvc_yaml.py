@@ -45,6 +45,8 @@ def test_the_import_walk_follows_modules_through_the_library():
     reached = {str(p.relative_to(REPO)) for p in code_of(REPO / "stages/evaluate.py")}
     assert {"stages/evaluate.py", "syrac/inference/evaluation.py", "syrac/method/probe.py", "syrac/storage.py",
             "syrac/method/__init__.py"} <= reached
+    probe = {str(p.relative_to(REPO)) for p in code_of(REPO / "stages/probe.py")}  # read-outs found at run time
+    assert {f"syrac/method/readouts/{name}.py" for name in ("__init__", "ridge", "nonnegative")} <= probe
 
 
 def test_a_stage_runs_the_syrac_of_its_own_checkout(tmp_path):
@@ -134,3 +136,20 @@ def test_a_param_read_only_in_a_worker_process_is_recorded(tmp_path, monkeypatch
     assert worker.exitcode == 0
     reads = [key for line in (tmp_path / "reads.jsonl").read_text().splitlines() for key in json.loads(line)["reads"]]
     assert sorted(reads) == ["seed", "world.min_person_px"]
+
+
+def test_every_plot_dvc_yaml_declares_is_a_stage_output_or_a_committed_file():
+    """A top-level plot reads a stage's output (the embedded run) or a committed file (metrics/real's
+    per-seed counts); a custom template is a Vega-Lite spec under .dvc/plots with DVC's anchors."""
+    dvc_yaml = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    outputs = {next(iter(out)) if isinstance(out, dict) else out
+               for stage in dvc_yaml["stages"].values() for out in stage.get("outs", [])}
+    for plot in dvc_yaml["plots"]:
+        name, spec = next(iter(plot.items())) if isinstance(plot, dict) else (plot, {})
+        files = list(spec["y"]) if isinstance(spec.get("y"), dict) else [name]
+        for path in files:
+            assert path in outputs or any(path.startswith(f"{o}/") for o in outputs) or (REPO / path).is_file(), path
+        if spec.get("template") not in (None, "scatter", "linear", "simple", "smooth"):
+            template = json.loads((REPO / ".dvc/plots" / f"{spec['template']}.json").read_text())
+            text = json.dumps(template)
+            assert all(anchor in text for anchor in ("<DVC_METRIC_DATA>", "<DVC_METRIC_X>", "<DVC_METRIC_Y>"))
