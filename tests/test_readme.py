@@ -100,6 +100,13 @@ def readme_repo(tiny_repo, tmp_path_factory):
         for i in (1, 2, 3):
             shutil.copy(tiny_repo / f"data/benchmarks/sim_sparse/IMG_{i}.jpg", root / f"photos/IMG_{i}.jpg")
         shutil.copy(tiny_repo / "data/benchmarks/sim_sparse/IMG_4.jpg", root / "street.jpg")
+        import cv2  # the peers extra: a three-second clip of the benchmark image, for the video command
+
+        frame = cv2.resize(cv2.imread(str(root / "street.jpg")), (96, 64))
+        writer = cv2.VideoWriter(str(root / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (96, 64))
+        for _ in range(30):
+            writer.write(frame)
+        writer.release()
 
     return make_repo(root, None, add_environment_model_and_photos,
                      files=("Makefile", "pyproject.toml", "README.md", "profiles", "metrics"))
@@ -141,7 +148,9 @@ def test_every_readme_block_is_known_and_works_as_written(readme_repo):
             assert not expected or re.search(expected.replace("(", r"\(").replace(")", r"\)"), output), output[-3000:]
             ran.append(command)
     assert (readme_repo / "params.yaml").read_bytes() == params_before  # every profile switch went back
-    assert (readme_repo / "counts.csv").read_text().splitlines()[0] == "image,count,in_range,reason"
+    header = (readme_repo / "counts.csv").read_text().splitlines()[0]
+    assert header == "image,frame,time_s,count,in_range,reason,counter"
+    assert (readme_repo / "plots/clip_counts.png").is_file()  # the video's count over time
     assert len(list((readme_repo / "overlays").glob("*_count.png"))) == 3
     assert any(c.startswith("dvc repro") for c in ran) and any(c.startswith("syrac count") for c in ran)
 
