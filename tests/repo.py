@@ -68,6 +68,7 @@ def make_repo(root: Path, overrides: dict | None, setup=None, files: tuple[str, 
     run(["git", "init", "-q"], root)
     dvc("init", "-q", cwd=root)
     dvc("config", "core.analytics", "false", cwd=root)
+    shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots")  # dvc.yaml's custom plot templates
     run(["git", "add", "-A"], root)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "fixture"], root)
     return root
