@@ -3,14 +3,13 @@ paper's: fitted on the prompted counts) and KxK patch inference on every benchma
 fine-tuned whole on the noisy counts (the review's question 3) and the adopted counter with its own
 probe (params probe); the supervised oracle is labelled as using labels."""
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.figures import grouped_bars
 from syrac.inference.evaluation import read_grids
 from syrac.studies.table3 import pretraining_ablation
 
 if __name__ == "__main__":
-    args = stage_paths(
+    args = config.stage_paths(
         "rank_path",
         "counter_path",
         "intra_path",
@@ -27,7 +26,7 @@ if __name__ == "__main__":
         "metrics_path",
         "plots_dir",
     )
-    cfg = load_for_stage()
+    cfg = config.load_for_stage()
     models = {"rank": args.rank_path, "counter": args.counter_path, "intra": args.intra_path,
               "end_to_end": args.end_to_end_path, "fine_tuned": args.fine_tuned_path}
     results = pretraining_ablation(cfg, models, args.counting_dir, args.bench_root, args.counting_features,

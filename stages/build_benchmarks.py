@@ -7,15 +7,14 @@ folder is checked before any work starts, and all problems are reported together
 
 import sys
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.data import benchmarks
 from syrac.data.datasets import ORACLE_SPLIT, benchmark_problems
 from syrac.errors import stop_on_input_errors
 
 if __name__ == "__main__":
-    args = stage_paths("image_root", "truth_root", "train_image_root", "train_truth_root", "metrics_path")
-    cfg = load_for_stage()
+    args = config.stage_paths("image_root", "truth_root", "train_image_root", "train_truth_root", "metrics_path")
+    cfg = config.load_for_stage()
     problems = benchmark_problems(cfg)
     if problems:
         sys.exit("error: " + "\nerror: ".join(problems))

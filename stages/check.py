@@ -10,14 +10,13 @@ a passing check reruns nothing downstream.
 
 import sys
 
-from stages import stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.tools import check
 
 MARKER = b"params.yaml, dataset folders and weights checked by stages/check.py\n"
 
 if __name__ == "__main__":
-    args = stage_paths("marker")
+    args = config.stage_paths("marker")
     problems = check.problems()
     if problems:
         print("\n".join(f"error: {problem}" for problem in problems), file=sys.stderr)

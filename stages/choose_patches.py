@@ -7,14 +7,13 @@ written here.
 """
 
 
-from stages import load_for_stage, stage_paths
 from syrac import config, storage
 from syrac.inference.evaluation import IN_RANGE_SHARE, choose_grid, load_features
 from syrac.method.counter import load_probe
 
 if __name__ == "__main__":
-    args = stage_paths("counter_path", "features_root", "out_path")
-    cfg = load_for_stage()
+    args = config.stage_paths("counter_path", "features_root", "out_path")
+    cfg = config.load_for_stage()
     probe, max_label = load_probe(args.counter_path), max(cfg.counting.prompted_counts)
     chosen = {}
     for name in cfg.benchmarks:

@@ -3,17 +3,16 @@
 the development part of the training split (the read-out levers are adopted on). Each split's
 per-image counts go to the plots folder (``prediction_file``): a seed ensemble is scored from them."""
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.inference.evaluation import benchmark_report, prediction_file, read_grids, write_predictions
 from syrac.inference.tiling import TilingRule
 from syrac.method.counter import load_probe
 from syrac.synthetic.counting import read_labels
 
 if __name__ == "__main__":
-    args = stage_paths("counter_path", "features_root", "development_root", "truth_root", "train_truth_root",
-                       "labels_path", "grids_path", "metrics_path", "plots_dir")
-    cfg = load_for_stage()
+    args = config.stage_paths("counter_path", "features_root", "development_root", "truth_root", "train_truth_root",
+                              "labels_path", "grids_path", "metrics_path", "plots_dir")
+    cfg = config.load_for_stage()
     probe, grids = load_probe(args.counter_path), read_grids(args.grids_path)
     rule = TilingRule.from_counter(args.counter_path)
     label_mean = float(read_labels(args.labels_path)[1].mean())

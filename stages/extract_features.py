@@ -6,17 +6,16 @@ check of count scale, syrac.inference.evaluation.zoom_ratios)."""
 
 import numpy as np
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, MANIFEST, read_manifest
 from syrac.method.features import extract
 from syrac.method.model import compute_device, load_rank_model, to_device
 from syrac.synthetic.counting import LABELS, read_labels
 
 if __name__ == "__main__":
-    args = stage_paths("model_path", "counting_dir", "bench_root", "train_root", "counting_out", "bench_out",
-                       "development_out")
-    cfg = load_for_stage()
+    args = config.stage_paths("model_path", "counting_dir", "bench_root", "train_root", "counting_out", "bench_out",
+                              "development_out")
+    cfg = config.load_for_stage()
     model, checkpoint = load_rank_model(args.model_path)
     model = to_device(model, compute_device())
     size = tuple(checkpoint["input_size"])

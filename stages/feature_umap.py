@@ -4,15 +4,14 @@
 import torch
 from scipy.stats import spearmanr
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.figures import scatter_by_count, umap_embedding
 from syrac.inference.evaluation import load_features, true_counts
 from syrac.method.model import load_rank_model
 
 if __name__ == "__main__":
-    args = stage_paths("rank_path", "features_root", "truth_root", "metrics_path", "plots_dir")
-    cfg = load_for_stage()
+    args = config.stage_paths("rank_path", "features_root", "truth_root", "metrics_path", "plots_dir")
+    cfg = config.load_for_stage()
     model, _ = load_rank_model(args.rank_path)
     results = {}
     for name in cfg.benchmarks:

@@ -2,16 +2,15 @@
 Table 2), with every image's prediction at every K, so any K can be read out afterwards."""
 
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.inference.evaluation import evaluate_benchmark, scores
 from syrac.method.counter import load_probe
 
 if __name__ == "__main__":
-    args = stage_paths(
+    args = config.stage_paths(
         "counter_path", "features_root", "truth_root", "metrics_path", "plots_dir", "predictions_dir"
     )
-    cfg = load_for_stage()
+    cfg = config.load_for_stage()
     probe = load_probe(args.counter_path)
     results = {}
     for name in cfg.benchmarks:

@@ -5,8 +5,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.data.benchmarks import read_manifest
 from syrac.figures import grouped_bars
 from syrac.inference.count import load_counter
@@ -16,10 +15,10 @@ from syrac.storage import read_image
 from syrac.studies import peers
 
 if __name__ == "__main__":
-    args = stage_paths(
+    args = config.stage_paths(
         "counter_path", "bench_root", "truth_root", "predictions_dir", "grids_path", "metrics_path", "plots_dir"
     )
-    cfg = load_for_stage()
+    cfg = config.load_for_stage()
     detectors = {name: peers.load(name) for name in cfg.peers.detectors}
     counter, grids = load_counter(args.counter_path), read_grids(args.grids_path)
     results = {}

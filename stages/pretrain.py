@@ -6,14 +6,13 @@ image against."""
 
 from dvclive import Live
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.method.model import machine, save_rank_model
 from syrac.method.pretrain import load_pairs, photo_pairs, pretrain, relation_images, training_envelope
 
 if __name__ == "__main__":
-    args = stage_paths("pairs_dir", "model_path", "metrics_path", "live_dir", "checkpoint")
-    cfg = load_for_stage()
+    args = config.stage_paths("pairs_dir", "model_path", "metrics_path", "live_dir", "checkpoint")
+    cfg = config.load_for_stage()
     pairs = load_pairs(args.pairs_dir, cfg.model.input_size)
     with Live(dir=str(args.live_dir), save_dvc_exp=False, dvcyaml=None) as live:
         def log(epoch, figures):

@@ -3,14 +3,13 @@ plus the same unlabelled photos' crops that SYRAC trains on (pretrain.unlabelled
 differ only in the synthetic edits."""
 
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.method.model import save_rank_model
 from syrac.method.pretrain import nested_crop_pairs, photo_pairs, pretrain
 
 if __name__ == "__main__":
-    args = stage_paths("pairs_dir", "model_path", "metrics_path", "checkpoint")
-    cfg = load_for_stage()
+    args = config.stage_paths("pairs_dir", "model_path", "metrics_path", "checkpoint")
+    cfg = config.load_for_stage()
     sources = sorted({r["source"] for r in storage.read_csv(args.pairs_dir / "pairs.csv")})  # the images, not the edits
     a = cfg.ablation
     pairs = nested_crop_pairs([args.pairs_dir / s for s in sources], cfg.model.input_size, a.intra_crops,

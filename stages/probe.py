@@ -4,8 +4,7 @@ those re-ordered by the rank head: probe.labels); save the self-contained counte
 
 import numpy as np
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.inference.tiling import TilingRule, ceiling_of
 from syrac.method.counter import provenance, save_counter
 from syrac.method.model import read_model_file
@@ -14,8 +13,8 @@ from syrac.method.readouts import fit_probe
 from syrac.synthetic.counting import prompted_for
 
 if __name__ == "__main__":
-    args = stage_paths("rank_path", "features_path", "labels_path", "counter_path", "metrics_path")
-    cfg = load_for_stage()
+    args = config.stage_paths("rank_path", "features_path", "labels_path", "counter_path", "metrics_path")
+    cfg = config.load_for_stage()
     with np.load(args.features_path) as data:
         features, prompted = data["features"], prompted_for(args.labels_path, data["images"])
     rank = read_model_file(args.rank_path)

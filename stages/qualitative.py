@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from stages import load_for_stage, stage_paths
+from syrac import config
 from syrac.data.benchmarks import read_manifest
 from syrac.figures import image_grid
 from syrac.inference.count import draw_tiles, load_counter
@@ -11,8 +11,8 @@ from syrac.inference.evaluation import read_grids, true_counts
 from syrac.storage import read_image
 
 if __name__ == "__main__":
-    args = stage_paths("counter_path", "bench_root", "truth_root", "grids_path", "plots_dir")
-    cfg = load_for_stage()
+    args = config.stage_paths("counter_path", "bench_root", "truth_root", "grids_path", "plots_dir")
+    cfg = config.load_for_stage()
     counter, grids = load_counter(args.counter_path), read_grids(args.grids_path)
     for name in cfg.benchmarks:
         k = grids[name]

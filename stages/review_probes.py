@@ -8,8 +8,7 @@ and on the development part of the training split (the read-out levers are adopt
 
 import numpy as np
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.inference.evaluation import load_features, read_grids, read_split, scores
 from syrac.inference.tiling import TilingRule, ceiling_of
 from syrac.method.model import read_model_file
@@ -19,9 +18,9 @@ from syrac.studies import review
 from syrac.synthetic.counting import prompted_for
 
 if __name__ == "__main__":
-    args = stage_paths("counter_path", "counting_features", "labels_path", "counting_truth", "features_root",
-                       "development_root", "truth_root", "train_truth_root", "grids_path", "metrics_path")
-    cfg = load_for_stage()
+    args = config.stage_paths("counter_path", "counting_features", "labels_path", "counting_truth", "features_root",
+                              "development_root", "truth_root", "train_truth_root", "grids_path", "metrics_path")
+    cfg = config.load_for_stage()
     p = cfg.probe
     names, cached = load_features(args.counting_features)
     features, prompted = cached["features"], prompted_for(args.labels_path, names)

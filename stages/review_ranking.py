@@ -2,13 +2,12 @@
 ranking loss learn only "edited or not"? The heads of SYRAC, of the intra-image baseline and of the
 untrained encoder (a head fitted on SYRAC's training pairs the same way) on every benchmark."""
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.inference.evaluation import read_grids
 from syrac.studies.review import plot_pair_accuracy, ranking_review
 
 if __name__ == "__main__":
-    args = stage_paths(
+    args = config.stage_paths(
         "rank_path",
         "intra_path",
         "pairs_dir",
@@ -21,7 +20,7 @@ if __name__ == "__main__":
         "worst_path",
         "plots_dir",
     )
-    cfg = load_for_stage()
+    cfg = config.load_for_stage()
     results, worst = ranking_review(
         cfg,
         args.rank_path,

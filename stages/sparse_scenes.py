@@ -1,16 +1,15 @@
 """Stage: crops of every benchmark's test images holding 0, 1-5 and 6-20 annotated heads, counted whole."""
 
 
-from stages import load_for_stage, stage_paths
-from syrac import storage
+from syrac import config, storage
 from syrac.data.benchmarks import read_manifest
 from syrac.inference.count import load_counter
 from syrac.inference.evaluation import true_points
 from syrac.studies.sparse_scenes import read_out
 
 if __name__ == "__main__":
-    args = stage_paths("counter_path", "bench_root", "truth_root", "metrics_path", "plots_dir")
-    cfg = load_for_stage()
+    args = config.stage_paths("counter_path", "bench_root", "truth_root", "metrics_path", "plots_dir")
+    cfg = config.load_for_stage()
     counter = load_counter(args.counter_path)
     results = {}
     for name in cfg.benchmarks:

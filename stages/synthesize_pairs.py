@@ -3,9 +3,9 @@
 Multi-GPU: set generator.launcher (e.g. "accelerate launch --multi_gpu --num_processes 4").
 """
 
+import sys
 from functools import partial
 
-from stages import load_for_stage, stage_paths
 from syrac.data.datasets import training_images
 from syrac.synthetic import generate
 
@@ -16,8 +16,7 @@ def dataset_images(sources):
 
 
 if __name__ == "__main__":
-    summary = generate.run_stage(partial(generate.synthesize_pairs, dataset_images=dataset_images),
-                                 stage_paths(*generate.STAGE_PATHS), load_for_stage())
+    summary = generate.run_stage(partial(generate.synthesize_pairs, dataset_images=dataset_images), sys.argv[1:])
     if summary:
         print(f"{summary['pairs']} pairs from {summary['sources']} sources "
               f"({summary['skipped_bad_images']} unreadable skipped)")

@@ -7,9 +7,12 @@ is allowed, so a researcher fixes params.yaml in one pass.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
+import os
+import signal
 import sys
 import types
 import typing
@@ -575,7 +578,32 @@ def load(path: str | Path = "params.yaml") -> Config:
     return from_dict(data or {})
 
 
-def record_reads(path: Path) -> None:
+def stage_paths(*names: str, optional: tuple[str, ...] = (), argv: list[str] | None = None) -> argparse.Namespace:
+    """For stage scripts: the paths dvc.yaml's cmd passes by name (``--model-path models/rank.pt`` for
+    ``model_path``), so a cmd can neither hand a script its inputs in another order nor leave one out."""
+    parser = argparse.ArgumentParser(description="a DVC stage (see dvc.yaml)")
+    for name in (*names, *optional):
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, required=name not in optional)
+    return parser.parse_args(argv)
+
+
+def load_for_stage(path: str | Path = "params.yaml") -> Config:
+    """For stage scripts: bad parameters end the run with one line per problem and exit code 2,
+    before any output is touched. A SIGTERM (a scheduler's kill) then ends the stage like an
+    exception, so pending temporary files are removed on the way out."""
+    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
+    try:
+        config = load(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if os.environ.get("SYRAC_PARAMS_READ"):
+        _record_reads(Path(os.environ["SYRAC_PARAMS_READ"]))
+    return config
+
+
+def _record_reads(path: Path) -> None:
     """From now on note every params key this process, and any worker process it forks, reads. Each
     key is appended to ``path`` as a JSON line when first read (a pool worker's exit runs no atexit
     hook), after a line that names the stage script."""

@@ -17,7 +17,6 @@ import yaml
 from conftest import PARAMS_READ
 from repo import REPO
 
-from stages import load_for_stage
 from syrac import config
 from syrac.tools.deps import code_of, generated, script_of
 
@@ -129,7 +128,7 @@ def test_a_param_read_only_in_a_worker_process_is_recorded(tmp_path, monkeypatch
     """Stages render images in a pool of forked workers, which exit without atexit hooks."""
     monkeypatch.setattr(config, "_recording", None)  # restored after the test: no other test records
     monkeypatch.setenv("SYRAC_PARAMS_READ", str(tmp_path / "reads.jsonl"))
-    cfg = load_for_stage(REPO / "params.yaml")
+    cfg = config.load_for_stage(REPO / "params.yaml")
     cfg.seed  # noqa: B018  (a read in this process)
     worker = multiprocessing.get_context("fork").Process(target=_read_min_person_px, args=(cfg,))
     worker.start()

@@ -300,15 +300,16 @@ def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: 
     return {"images": len(rows), "mean_relative_label_error": float(np.mean(rel_dev)) if rel_dev else None}
 
 
-STAGE_PATHS = ("out_dir", "truth_dir", "metrics_path", "work_root")  # what a generation stage's cmd passes
-
-
-def run_stage(synthesize, args, cfg: config.Config) -> dict | None:
-    """A generation stage's main, given its named paths (``STAGE_PATHS``) and parameters: this
-    process's place among ``accelerate launch`` processes, input errors as clear messages. The main
-    process writes the metrics and returns the summary; the other processes return None."""
+def run_stage(synthesize, argv: list[str]) -> dict | None:
+    """A generation stage's main: its named paths (``--out-dir``, ``--truth-dir``, ``--metrics-path``,
+    ``--work-root``) from argv, parameters, this process's place among ``accelerate launch``
+    processes, input errors as clear messages. The main process writes the metrics and returns the
+    summary; the other processes return None."""
     from accelerate import PartialState
 
+
+    args = config.stage_paths("out_dir", "truth_dir", "metrics_path", "work_root", argv=argv)
+    cfg = config.load_for_stage()
     state = PartialState()
     with stop_on_input_errors():
         summary = synthesize(cfg, args.out_dir, args.truth_dir, args.work_root, state)
