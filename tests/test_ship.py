@@ -1,13 +1,12 @@
 """The photo counter shipped with the repository (syrac.tools.ship, syrac/counters/): compact, named, reproducible."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from repo import REPO
+from test_shanghaitech import shanghaitech_root
 
 from syrac.config import Model
 from syrac.inference.count import SHIPPED, default_counter_path, load_counter
@@ -87,9 +86,7 @@ def test_syrac_count_without_a_model_uses_the_shipped_counter_where_the_checkout
     assert default_counter_path() == (SHIPPED if SHIPPED.is_file() else Path("models/syrac.pt"))
 
 
-SHANGHAITECH = next((Path(root) for root in (os.environ.get("SYRAC_SHANGHAITECH"), REPO / "datasets/ShanghaiTech",
-                                              REPO.parent / "shared/datasets/ShanghaiTech")
-                     if root and (Path(root) / "part_B/test_data/images").is_dir()), None)
+SHANGHAITECH = shanghaitech_root()  # $SYRAC_SHANGHAITECH (.ci/run sets it from ../shared) or datasets/
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped counter in this checkout")

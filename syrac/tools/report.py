@@ -311,11 +311,12 @@ RENAMED = {"prompted_labels": "ridge_prompted", "refined_labels": "ridge_rank_re
 def readout_name(key: str) -> str:
     """A read-out's label: ``<probe.form>_<probe.labels>`` names a linear read-out of
     ``syrac.method.readouts`` by its description; ``_consistent``: also fitted on the photos' self-consistency."""
-    base = RENAMED.get(key.removesuffix("_consistent"), key.removesuffix("_consistent"))
+    stripped = key.removesuffix("_consistent")
+    base = RENAMED.get(stripped, stripped)
     form, _, labels = base.partition("_")
     name = (f"{READOUTS[form].description} {LABEL_SETS[labels]}" if form in READOUTS and labels in LABEL_SETS
             else NONLINEAR_READOUTS.get(base, base.replace("_", " ")))
-    return name + (", + photo self-consistency" if key.endswith("_consistent") else "")
+    return name + (", + photo self-consistency" if stripped != key else "")
 
 
 def seeds_readouts_table(seeds: dict, names: list[str]) -> str:
