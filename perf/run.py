@@ -3,11 +3,15 @@
     python perf/run.py                 # everything; on CPU the model benchmarks run at a tiny size
     python perf/run.py --only generation pretrain inference memory
     python perf/run.py --only repro    # the embedded `dvc repro`, stage by stage (minutes)
+    python perf/run.py --only repro_photo photo_step  # one seed of the photo profile, stage by stage (an hour)
     python perf/run.py --only tiling   # after `dvc repro`: `syrac count`'s own tiling against a 2x2 grid
 
 Prints a table and writes perf/results/<device>.json. Sections:
 
 - repro: wall time and peak memory of every stage of the embedded DAG, run in a scratch copy.
+- repro_photo: the same for one seed of the ``shanghaitech`` profile (needs the data, as photo_counter).
+- photo_step: a rank pre-training step of that profile at its own settings: the whole step, its data's
+  part (the data wait) and the network alone on the same batch.
 - generation: img2img with the real Stable Diffusion 2.1 architecture (perf/sd21/, random
   weights) at the paper's settings: a naive one-image-per-call fp32 loop against the project's
   batched path (fp16 on CUDA).
@@ -127,15 +131,30 @@ def _peak_rss_of(command: list[str], cwd: Path) -> tuple[float, float]:
     return time.perf_counter() - start, peak / 2**20
 
 
-def bench_repro() -> dict:
-    """Every stage of the embedded DAG in dependency order, in a scratch copy of the repository."""
+def shanghaitech_data() -> Path:
+    """ShanghaiTech's folder: SYRAC_SHANGHAITECH, else datasets/ShanghaiTech (the tests read the same variable)."""
+    return Path(os.environ.get("SYRAC_SHANGHAITECH", ROOT / "datasets/ShanghaiTech"))
+
+
+def bench_repro(profile: str | None = None) -> dict:
+    """Every stage of the DAG in dependency order, in a scratch copy of the repository: the embedded
+    default, or ``profile`` applied to it (``shanghaitech``: one seed of the photo profile, ShanghaiTech
+    linked in)."""
     from dvc.repo import Repo
+
+    from syrac.tools.profile import switch
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        for name in ("dvc.yaml", "params.yaml", "stages", "syrac", "datasets/README.md"):
+        for name in ("dvc.yaml", "params.yaml", "stages", "syrac", "datasets/README.md", ".dvc/plots"):
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
+        if profile is not None:
+            switch(profile, work / "params.yaml")
+            if not (shanghaitech_data() / "part_A").is_dir():
+                raise SystemExit(f"perf repro_photo: needs ShanghaiTech at {shanghaitech_data()} "
+                                 "(or SYRAC_SHANGHAITECH)")
+            (work / "datasets/ShanghaiTech").symlink_to(shanghaitech_data().resolve())
         subprocess.run(["git", "init", "-q"], cwd=work, check=True)
         subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=work, check=True)
         subprocess.run(["git", "add", "-A"], cwd=work, check=True)  # DVCLive needs a commit to exist
@@ -316,6 +335,48 @@ def bench_pretrain(steps: int, batch: int) -> dict:
             "augment_s_per_step": augment_s}
 
 
+def bench_photo_step(steps: int) -> dict:
+    """Rank pre-training steps of the ``shanghaitech`` profile at its own settings (backbone, input size,
+    batch, scale relations) on random images of its shapes: the whole step as training runs it
+    (``pretrain.rank_epoch``), the data's part of it (everything before the network, ``step_inputs``:
+    the data wait, since it runs in the step's thread) and the network alone on one such batch
+    (``step_loss``, backward, Adam), what the step could be with its data free."""
+    from syrac.method.model import new_model
+    from syrac.method.pretrain import PairSet, RelationImages, rank_epoch, seed_everything, step_inputs, step_loss
+    from syrac.tools.profile import profile_config
+
+    cfg = profile_config("shanghaitech", ROOT / "params.yaml")
+    p, (height, width) = cfg.pretrain, cfg.model.input_size
+    pairs = steps * p.batch_size
+    rng = np.random.default_rng(0)
+    train = PairSet(torch.from_numpy(rng.integers(0, 256, (2 * pairs, 3, height, width), dtype=np.uint8)),
+                    torch.arange(pairs), torch.arange(pairs, 2 * pairs), np.arange(pairs))
+    relations = RelationImages(
+        torch.from_numpy(rng.integers(0, 256, (4 * p.scale_images, 3, 2 * height, 2 * width), dtype=np.uint8)),
+        np.full(4 * p.scale_images, -1)) if p.scale_relations else None
+    generator = seed_everything(0)
+    model = to_device(new_model(cfg.model), DEVICE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
+    model.head.attach(optimizer)
+    batch = torch.arange(p.batch_size)
+    inputs, drawn = step_inputs(train, batch, p, generator, DEVICE, relations)
+
+    def network_alone():
+        loss, _ = step_loss(model, inputs, len(batch), drawn, p)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    whole_s = _timed(lambda: rank_epoch(model, optimizer, train, generator, p, "photo profile steps", relations),
+                     1) / steps
+    data_s = _timed(lambda: step_inputs(train, batch, p, generator, DEVICE, relations), steps)
+    network_s = _timed(network_alone, steps)
+    return {"backbone": cfg.model.backbone, "input_size": [height, width], "batch_pairs": p.batch_size,
+            "images_per_step": len(inputs), "steps": steps, "step_s": whole_s, "data_s": data_s,
+            "data_share": data_s / whole_s, "network_alone_step_s": network_s,
+            "step_over_network_alone": whole_s / network_s}
+
+
 def bench_inference(images: int, k: int) -> dict:
     """KxK patch counting: every patch of an image in one batch vs one patch per forward pass."""
     size = (640, 853) if GPU else (96, 128)
@@ -377,7 +438,7 @@ def bench_photo_counter(photos: int) -> dict:
     from syrac.inference.video import Every, VideoFrames
     from syrac.storage import read_image
 
-    data = Path(os.environ.get("SYRAC_SHANGHAITECH", ROOT / "datasets/ShanghaiTech"))
+    data = shanghaitech_data()
     if not SHIPPED.is_file() or not (data / "part_B").is_dir() or not (ROOT / "models/syrac.pt").is_file():
         raise SystemExit(
             "perf photo_counter: needs the shipped counter, `dvc repro`'s models/syrac.pt and ShanghaiTech "
@@ -467,6 +528,12 @@ def table(results: dict) -> str:
             rows.append((f"augmenting one step's {2 * r['batch_pairs']} images (ms)", "authors' set (`authors`)",
                          1000 * cost["authors"], "flips and brightness (`paper`)", 1000 * cost["paper"],
                          cost["authors"] / cost["paper"]))
+    if "photo_step" in results:
+        r = results["photo_step"]
+        rows.append((f"photo profile rank step, {r['backbone']} {r['input_size'][0]}x{r['input_size'][1]}, "
+                     f"{r['images_per_step']} images (s/step; data {r['data_share']:.0%} of the step)", "the step",
+                     r["step_s"], "the network alone, same batch", r["network_alone_step_s"],
+                     r["step_over_network_alone"]))
     if "inference" in results:
         r = results["inference"]
         rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",
@@ -497,25 +564,29 @@ def table(results: dict) -> str:
             lines.append(f"| seconds per {label}, SD 2.1 {sd['dtype']} at {sd[kind]['size'][0]}x{sd[kind]['size'][1]}, "
                          f"{sd[kind]['unet_steps']} steps | summed from timed parts | {sd[kind]['per_image_s']:.1f} | "
                          f"embedded simulator | {sim[sim_key]:.4f} | |")
-    if "repro" in results:
-        stages = {k: v for k, v in results["repro"].items() if isinstance(v, dict)}
-        lines.append(f"| embedded dvc repro, all stages (s) | | {results['repro']['total_seconds']:.0f} | "
-                     f"largest stage peak (MiB) | {max(v['peak_mib'] for v in stages.values())} | |")
+    for section, label in (("repro", "embedded dvc repro"), ("repro_photo", "one seed of the photo profile")):
+        if section in results:
+            stages = {k: v for k, v in results[section].items() if isinstance(v, dict)}
+            lines.append(f"| {label}, all stages (s) | | {results[section]['total_seconds']:.0f} | "
+                         f"largest stage peak (MiB) | {max(v['peak_mib'] for v in stages.values())} | |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ("repro", "generation", "generation_cost", "pretrain", "inference", "tiling", "photo_counter", "memory")
+    sections = ("repro", "repro_photo", "generation", "generation_cost", "pretrain", "photo_step", "inference",
+                "tiling", "photo_counter", "memory")
     parser.add_argument("--only", nargs="+", choices=sections,
-                        default=[s for s in sections if s not in ("repro", "tiling", "photo_counter")])
+                        default=[s for s in sections if s not in ("repro", "repro_photo", "tiling", "photo_counter")])
     args = parser.parse_args()
     device = torch.cuda.get_device_name() if GPU else f"CPU ({platform.processor() or platform.machine()}, " \
                                                        f"{torch.get_num_threads()} threads)"
     print(f"device: {device}; torch {torch.__version__}")
-    runs = {"repro": bench_repro, "generation": lambda: bench_generation(4),
+    runs = {"repro": bench_repro, "repro_photo": lambda: bench_repro("shanghaitech"),
+            "generation": lambda: bench_generation(4),
             "generation_cost": lambda: bench_generation_cost(images=20),
             "pretrain": lambda: bench_pretrain(steps=30 if GPU else 3, batch=8 if GPU else 4),
+            "photo_step": lambda: bench_photo_step(steps=5),
             "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
             "tiling": lambda: bench_tiling(images=100),
             "photo_counter": lambda: bench_photo_counter(photos=60),

@@ -58,6 +58,15 @@ def test_the_shanghaitech_profile_adds_the_real_benchmarks_and_their_unlabelled_
         ("datasets/ShanghaiTech/part_A", "train"), ("datasets/ShanghaiTech/part_B", "train")]
 
 
+def test_a_profile_s_config_is_read_without_writing_params(params):
+    original = params.read_bytes()
+    cfg = profile.profile_config("shanghaitech", params)
+    assert (cfg.probe.form, cfg.pretrain.scale_relations) == ("ridge", 1.0) and "shanghaitech_a" in cfg.benchmarks
+    assert params.read_bytes() == original
+    with pytest.raises(config.ConfigError, match="no profile 'nope'; known profiles: .*shanghaitech"):
+        profile.profile_config("nope", params)
+
+
 def test_the_paper_dag_builds_without_running(tmp_path):
     root = make_repo(tmp_path, {})
     profile.switch("paper", root / "params.yaml")

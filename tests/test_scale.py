@@ -1,6 +1,7 @@
 """The scale relations (syrac.method.scale): views, mosaics, the loss, and rank pre-training with them."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 from test_pretrain import random_pairs, tiny_cfg
 
 from syrac import config
-from syrac.method.pretrain import RelationImages, pretrain
+from syrac.method.pretrain import RelationImages, pretrain, step_inputs
 from syrac.method.scale import log_ratio_loss, mosaics, quarter_views, relation_loss, relation_views, whole_views
 
 
@@ -76,6 +77,21 @@ def test_rank_pretraining_with_the_relations_trains_and_repeats(target):
     assert all(torch.equal(t, again.state_dict()[n]) for n, t in model.state_dict().items())
     plain, _ = pretrain(tiny_cfg(epochs=2), random_pairs())
     assert not torch.equal(plain.state_dict()["head.weight"], model.state_dict()["head.weight"])
+
+
+def test_a_step_s_input_is_its_sources_then_edits_then_the_relation_views():
+    cfg = tiny_cfg(scale_relations=1.0, scale_images=4)
+    pairs, batch = random_pairs(), torch.tensor([3, 0, 5])
+    plain, drawn = step_inputs(pairs, batch, cfg.pretrain, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert drawn == 0 and plain.shape == (6, 3, 32, 32) and plain.dtype == torch.float32
+    unflipped = replace(cfg.pretrain, flip=False, brightness=0.0)
+    images, _ = step_inputs(pairs, batch, unflipped, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(images, pairs.images[torch.cat([pairs.source[batch], pairs.edit[batch]])].float() / 255)
+    relations = _relations()
+    inputs, drawn = step_inputs(pairs, batch, cfg.pretrain, torch.Generator().manual_seed(0), torch.device("cpu"),
+                                relations)
+    # 4 relation images: 4 wholes, 16 quarters, 1 mosaic of the four, after the 6 pair images
+    assert drawn == 4 and inputs.shape == (6 + 4 + 16 + 1, 3, 32, 32) and torch.equal(inputs[:6], plain)
 
 
 def test_the_relations_are_refused_out_of_range():

@@ -200,35 +200,52 @@ def _used(pairs: PairSet) -> torch.Tensor:
     return torch.unique(torch.cat([pairs.source, pairs.edit]))
 
 
-def _train_epoch(model, optimizer, train: PairSet, generator, p, desc: str,
-                 relations: RelationImages | None = None) -> tuple[float, float]:
+def step_inputs(train: PairSet, batch: torch.Tensor, p, generator: torch.Generator, device: torch.device,
+                relations: RelationImages | None = None) -> tuple[torch.Tensor, int]:
+    """Everything a rank step does before the network: the batch's sources, then their edits, gathered
+    from the decoded cache, copied to the device as uint8 and augmented there; with ``relations``,
+    then the relation views (``syrac.method.scale``) of ``pretrain.scale_images`` of them drawn at
+    random. Returns the network's input and how many relation images it holds (0 without).
+
+    Its own function so that ``perf/run.py`` can time it beside the whole step: the step's data wait."""
+    images = train.images[torch.cat([train.source[batch], train.edit[batch]])].to(device, non_blocking=True)
+    augmented = augment(images, p.brightness, p.flip, generator, p.augmentations)
+    if relations is None:
+        return augmented, 0
+    drawn = torch.randint(len(relations.images), (p.scale_images,), generator=generator)
+    views = relation_views(augment(relations.images[drawn].to(device, non_blocking=True), p.brightness, p.flip,
+                                   generator, p.augmentations), tuple(images.shape[-2:]))
+    return torch.cat([augmented, views]), len(drawn)
+
+
+def step_loss(model: RankCounter, inputs: torch.Tensor, pairs: int, drawn: int, p) -> tuple[torch.Tensor, int]:
+    """The network's part of a rank step on ``step_inputs``'s batch of ``pairs`` pairs and ``drawn``
+    relation images: the loss, with the scale relations' weighted by ``pretrain.scale_relations``, and
+    how many pairs it ranked right. The relation views share the pairs' forward pass (one batch, one
+    set of batch-norm statistics)."""
+    with model.autocast():
+        features = model.features(normalise(inputs))
+        scores = model.head(features).float()
+    source, edit = scores[:pairs], scores[pairs:2 * pairs]
+    loss = rank_loss(source, edit)
+    if drawn:
+        readings = scores if p.scale_target == "head" else features
+        loss = loss + p.scale_relations * relation_loss(readings[2 * pairs:], drawn)
+    return loss, int((source > edit).sum())
+
+
+def rank_epoch(model, optimizer, train: PairSet, generator, p, desc: str,
+               relations: RelationImages | None = None) -> tuple[float, float]:
     """One pass over the training pairs; returns the mean loss and the share of pairs ranked right
     on the fly (augmented, batch statistics), which costs no extra forward pass.
 
-    Images are decoded once (``PairSet.images``); each batch is copied to the device as uint8 and
-    augmented there, so the data pipeline is a gather and a copy. With ``relations``, each step
-    also draws ``pretrain.scale_images`` of them and adds the scale relations' loss, weighted by
-    ``pretrain.scale_relations``; their views share the pairs' forward pass (one batch, one set of
-    batch-norm statistics)."""
+    Images are decoded once (``PairSet.images``), so a step's data is a gather, a copy and the
+    augmentation (``step_inputs``) before the network's part (``step_loss``)."""
     device = next(model.parameters()).device
 
     def batch_loss(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
-        images = train.images[torch.cat([train.source[batch], train.edit[batch]])].to(device, non_blocking=True)
-        augmented = augment(images, p.brightness, p.flip, generator, p.augmentations)
-        if relations is None:
-            scores = proxy_counts(model, augmented, device)
-            source, edit = scores[: len(batch)], scores[len(batch):]
-            return rank_loss(source, edit), int((source > edit).sum())
-        drawn = torch.randint(len(relations.images), (p.scale_images,), generator=generator)
-        views = relation_views(augment(relations.images[drawn].to(device, non_blocking=True), p.brightness, p.flip,
-                                       generator, p.augmentations), tuple(images.shape[-2:]))
-        with model.autocast():
-            features = model.features(normalise(torch.cat([augmented, views])))
-            scores = model.head(features).float()
-        source, edit = scores[: len(batch)], scores[len(batch):len(images)]
-        readings = scores if p.scale_target == "head" else features
-        loss = rank_loss(source, edit) + p.scale_relations * relation_loss(readings[len(images):], len(drawn))
-        return loss, int((source > edit).sum())
+        inputs, drawn = step_inputs(train, batch, p, generator, device, relations)
+        return step_loss(model, inputs, len(batch), drawn, p)
 
     return train_epoch(model, optimizer, len(train), p.batch_size, generator, desc, batch_loss)
 
@@ -289,7 +306,7 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
             log(epoch, figures)
 
     for epoch in range(len(progress["history"]) + 1, p.epochs + 1):
-        loss, accuracy = _train_epoch(model, optimizer, train, generator, p, f"epoch {epoch}/{p.epochs}", relations)
+        loss, accuracy = rank_epoch(model, optimizer, train, generator, p, f"epoch {epoch}/{p.epochs}", relations)
         figures = {"train_loss": loss, "train_ranking_accuracy": accuracy,
                    "holdout_ranking_accuracy": ranking_accuracy(model, held, 2 * p.batch_size)}
         if log:
