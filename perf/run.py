@@ -46,7 +46,9 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the random-weight SD pipeline builder
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the tests' helpers (random SD, data lookup)
+
+from repo import shanghaitech_root  # noqa: E402  (where the tests find ShanghaiTech: one rule for both)
 
 from syrac.method.augment import augment  # noqa: E402
 from syrac.method.features import image_patches  # noqa: E402
@@ -131,11 +133,6 @@ def _peak_rss_of(command: list[str], cwd: Path) -> tuple[float, float]:
     return time.perf_counter() - start, peak / 2**20
 
 
-def shanghaitech_data() -> Path:
-    """ShanghaiTech's folder: SYRAC_SHANGHAITECH, else datasets/ShanghaiTech (the tests read the same variable)."""
-    return Path(os.environ.get("SYRAC_SHANGHAITECH", ROOT / "datasets/ShanghaiTech"))
-
-
 def bench_repro(profile: str | None = None) -> dict:
     """Every stage of the DAG in dependency order, in a scratch copy of the repository: the embedded
     default, or ``profile`` applied to it (``shanghaitech``: one seed of the photo profile, ShanghaiTech
@@ -151,10 +148,9 @@ def bench_repro(profile: str | None = None) -> dict:
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
         if profile is not None:
             switch(profile, work / "params.yaml")
-            if not (shanghaitech_data() / "part_A").is_dir():
-                raise SystemExit(f"perf repro_photo: needs ShanghaiTech at {shanghaitech_data()} "
-                                 "(or SYRAC_SHANGHAITECH)")
-            (work / "datasets/ShanghaiTech").symlink_to(shanghaitech_data().resolve())
+            if (data := shanghaitech_root()) is None:
+                raise SystemExit("perf repro_photo: needs ShanghaiTech (datasets/ShanghaiTech or SYRAC_SHANGHAITECH)")
+            (work / "datasets/ShanghaiTech").symlink_to(data.resolve())
         subprocess.run(["git", "init", "-q"], cwd=work, check=True)
         subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=work, check=True)
         shutil.copytree(ROOT / ".dvc/plots", work / ".dvc/plots")  # the plot template dvc.yaml names
@@ -439,8 +435,8 @@ def bench_photo_counter(photos: int) -> dict:
     from syrac.inference.video import Every, VideoFrames
     from syrac.storage import read_image
 
-    data = shanghaitech_data()
-    if not SHIPPED.is_file() or not (data / "part_B").is_dir() or not (ROOT / "models/syrac.pt").is_file():
+    data = shanghaitech_root()
+    if not SHIPPED.is_file() or data is None or not (ROOT / "models/syrac.pt").is_file():
         raise SystemExit(
             "perf photo_counter: needs the shipped counter, `dvc repro`'s models/syrac.pt and ShanghaiTech "
             "(datasets/ShanghaiTech or SYRAC_SHANGHAITECH)"

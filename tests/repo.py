@@ -14,6 +14,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+def shanghaitech_root() -> Path | None:
+    """ShanghaiTech's folder for the tests and perf/run.py: $SYRAC_SHANGHAITECH (.ci/run sets it from ../shared)
+    or datasets/ShanghaiTech, where both parts are; None where neither holds them."""
+    for candidate in (os.environ.get("SYRAC_SHANGHAITECH"), REPO / "datasets/ShanghaiTech"):
+        if candidate and (Path(candidate) / "part_A").is_dir() and (Path(candidate) / "part_B").is_dir():
+            return Path(candidate)
+    return None
+
+
 def merge(base: dict, override: dict) -> dict:
     """``override`` laid over ``base``, key by key in nested mappings."""
     for key, value in override.items():

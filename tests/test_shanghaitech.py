@@ -5,13 +5,12 @@ shared copy), then in datasets/ShanghaiTech, and skip with a message saying wher
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import TINY
-from repo import REPO, dvc, make_repo
+from repo import dvc, make_repo, shanghaitech_root
 
 from syrac import config
 from syrac.data import datasets
@@ -21,13 +20,6 @@ from syrac.tools import profile
 # Images and annotated people of each official split (the dataset's own figures).
 SPLITS = {("part_A", "train"): (300, 162_413), ("part_A", "test"): (182, 78_862),
           ("part_B", "train"): (400, 49_151), ("part_B", "test"): (316, 39_121)}
-
-
-def shanghaitech_root() -> Path | None:
-    for candidate in (os.environ.get("SYRAC_SHANGHAITECH"), REPO / "datasets/ShanghaiTech"):
-        if candidate and (Path(candidate) / "part_A").is_dir() and (Path(candidate) / "part_B").is_dir():
-            return Path(candidate)
-    return None
 
 
 ROOT = shanghaitech_root()

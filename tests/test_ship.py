@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_shanghaitech import shanghaitech_root
+from repo import shanghaitech_root
 
 from syrac.config import Model
 from syrac.inference.count import SHIPPED, default_counter_path, load_counter
