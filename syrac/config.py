@@ -47,6 +47,7 @@ def _range(key: str, pair: tuple, lo: float, hi: float, what: str) -> None:
 # Upper limits: far beyond any run these machines (or a GPU cluster) make, they turn a typo such as a
 # few extra zeros into a refusal up front instead of a run that never ends or fills the disk.
 MAX_IMAGES = 10**6  # images of one set
+COUNTING_STYLES = ("aerial", "sparse", "dense")  # the simulator's views (sim.STYLES; a test holds them equal)
 MAX_COUNT = 10**5  # people in one image (UCF-QNRF's largest has 12,865)
 MAX_EPOCHS = 10**4
 MAX_BATCH = 4096
@@ -119,8 +120,10 @@ class Counting(Section):
     prompted_counts: tuple[int, ...]
     images_per_count: int
     count_cv: float
+    style: str = "aerial"  # the simulator's view of the counting set (syrac.synthetic.sim.STYLES)
 
     def validate(self, key: str) -> None:
+        _require(self.style in COUNTING_STYLES, f"{key}.style", self.style, " | ".join(COUNTING_STYLES))
         counts = self.prompted_counts
         _require(len(counts) >= 2 and len(set(counts)) == len(counts) and all(0 <= n <= MAX_COUNT for n in counts),
                  f"{key}.prompted_counts", list(counts), f"at least two distinct counts in [0, {MAX_COUNT}]")

@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import yaml
 
+from syrac import config
 from syrac.synthetic import sim
 
 
@@ -68,6 +70,22 @@ def test_prompted_counts_are_noisy_with_the_configured_spread():
 def test_counting_set_has_a_different_view_from_the_benchmarks():
     assert sim.AERIAL.horizon[1] < sim.SPARSE.horizon[0]
     assert not set(sim.AERIAL.ground_palette) & set(sim.SPARSE.ground_palette)
+
+
+def test_the_counting_set_can_be_framed_in_any_view_of_the_simulator_and_no_other():
+    assert set(config.COUNTING_STYLES) == set(sim.STYLES)
+    dense = sim.prompted_scene(sim.scene_rng(7), 200, 0.0, sim.DENSE)
+    aerial = sim.prompted_scene(sim.scene_rng(7), 200, 0.0)
+    assert sim.render(dense).shape == (384, 512, 3) and sim.render(aerial).shape == (192, 256, 3)
+    # perspective: in the benchmarks' dense view the far people are drawn smaller than in the steep aerial one
+    smallest = {name: min(p.height for p in scene.people) / scene.style.height
+                for name, scene in (("dense", dense), ("aerial", aerial))}
+    assert smallest["dense"] < smallest["aerial"]
+    with open("params.yaml") as handle:
+        params = yaml.safe_load(handle)
+    params["counting"]["style"] = "photographic"
+    with pytest.raises(config.ConfigError, match="counting.style.*aerial | sparse | dense"):
+        config.from_dict(params)
 
 
 def test_prompted_groups_are_framed_wider_as_they_grow():

@@ -120,7 +120,8 @@ class SimulatedBackend:
         for task in tasks:
             prompted, index = task.ids
             scene = sim.prompted_scene(sim.scene_rng(self.cfg.seed, COUNTING, prompted, index), prompted,
-                                       self.cfg.counting.count_cv, min_person_px=self.cfg.world.min_person_px)
+                                       self.cfg.counting.count_cv, sim.STYLES[self.cfg.counting.style],
+                                       self.cfg.world.min_person_px)
             made.append((sim.render(scene), scene.count))
         return made
 

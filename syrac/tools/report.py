@@ -571,6 +571,17 @@ SCALE_LEVERS = {
                 "real/levers/scale_relations_weight3_seed0",
                 "ridge_rank_refined",
             ),
+            (
+                "the adopted counter with a counting set up to N = 2000 (prompts 500, 1000, 2000 added), seed 0",
+                "real/levers/counting_to_2000_seed0",
+                None,
+            ),
+            (
+                "the adopted counter with the counting set in the benchmarks' perspective view "
+                "(counting.style: dense), seed 0",
+                "real/levers/counting_dense_view_seed0",
+                None,
+            ),
         ],
     ),
     "embedded world, one seed": (
