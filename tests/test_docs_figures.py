@@ -74,7 +74,18 @@ def tiling_quotes() -> list[str]:
     return quotes
 
 
-@pytest.mark.parametrize("name, quotes", [("embedded-results.md", embedded_quotes), ("tiling.md", tiling_quotes)])
+def readme_quotes() -> list[str]:
+    """README.md: a seed of the photo profile's time, from the perf run's record (perf/RESULTS.md tables it)."""
+    stages = read_json(REPO / "perf/results/cpu/results.json")["repro_photo"]
+    headline = ("check", "synthesize_pairs", "synthesize_counting", "build_benchmarks", "pretrain", "extract_features",
+                "probe", "choose_patches", "evaluate", "review_probes", "sparse_scenes")  # what --headline runs
+    counter = sum(stages[name]["seconds"] for name in headline)
+    return [f"a seed of it takes {stages['total_seconds']:.0f} s on 2 idle Zen 4 cores, every stage, and the counter "
+            f"alone (`python -m syrac.tools.seeds --headline`) {counter:.0f} s of it"]
+
+
+@pytest.mark.parametrize("name, quotes", [("embedded-results.md", embedded_quotes), ("tiling.md", tiling_quotes),
+                                         ("../README.md", readme_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)
     missing = [quote for quote in quotes() if quote not in text]
