@@ -1,4 +1,5 @@
-"""Stage: off-the-shelf person detectors count every benchmark image beside SYRAC; MAE, MSE, Spearman, images/s."""
+"""Stage: off-the-shelf person detectors (their counts from stage detect) beside SYRAC on every benchmark image:
+MAE, MSE, Spearman, and images/s (SYRAC's measured here, the detectors' where detect ran; both machines named)."""
 
 import time
 
@@ -15,12 +16,11 @@ from syrac.storage import read_image
 from syrac.studies import peers
 
 if __name__ == "__main__":
-    args = config.stage_paths(
-        "counter_path", "bench_root", "truth_root", "predictions_dir", "grids_path", "metrics_path", "plots_dir"
-    )
+    args = config.stage_paths("counter_path", "bench_root", "truth_root", "predictions_dir", "grids_path",
+                              "detections_dir", "metrics_path", "plots_dir")
     cfg = config.load_for_stage()
-    detectors = {name: peers.load(name) for name in cfg.peers.detectors}
     counter, grids = load_counter(args.counter_path), read_grids(args.grids_path)
+    speeds = storage.read_json(args.detections_dir / peers.SPEEDS)
     results = {}
     for name in cfg.benchmarks:
         names, paths = read_manifest(args.bench_root / name)
@@ -28,9 +28,11 @@ if __name__ == "__main__":
         syrac_counts = np.array(
             [float(r["predicted_count"]) for r in storage.read_csv(args.predictions_dir / f"{name}.csv")]
         )
-        counted = {
-            detector: peers.count_images(model, paths, f"{detector}: {name}") for detector, model in detectors.items()
-        }
+        detected = storage.read_csv(args.detections_dir / f"{name}.csv")
+        if [row["image"] for row in detected] != list(names):
+            raise SystemExit(f"{args.detections_dir / name}.csv lists other images than {name}'s: run stage detect")
+        counted = {detector: (np.array([float(row[detector]) for row in detected]), speeds[name][detector])
+                   for detector in cfg.peers.detectors}
         start = time.perf_counter()  # syrac count's speed on the same images: decode, patches, count
         for path in tqdm(paths, desc=f"syrac: {name}", unit="img"):
             counter.read(read_image(path), grids[name])
@@ -47,7 +49,8 @@ if __name__ == "__main__":
                 f"{method} MAE {r['mae']:.1f} ({r['images_per_s']:.1f} img/s)" for method, r in results[name].items()
             )
         )
-    storage.write_json(args.metrics_path, {**results, "machine": machine()})  # speeds are per machine
+    # speeds hold on the machine they were measured on: SYRAC's here, the detectors' where detect ran
+    storage.write_json(args.metrics_path, {**results, "machine": machine(), "detectors_machine": speeds["machine"]})
     by_method = {method: {name: results[name][method] for name in results} for method in next(iter(results.values()))}
     grouped_bars(
         args.plots_dir / "mae.png", by_method, "mae", "SYRAC (hatched) and off-the-shelf person detectors: MAE"

@@ -109,8 +109,10 @@ def test_sparse_scenes_sorts_crops_of_every_benchmark_by_the_heads_they_hold(tin
 def test_peers_count_every_benchmark_image_beside_syrac(tiny_repo):
     results = json.loads((tiny_repo / "metrics/peers.json").read_text())
     evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
-    machine = results.pop("machine")  # speeds hold on the machine they were measured on: it is named
-    assert machine["cpu_family"] and machine["threads"] >= 1
+    # speeds hold on the machine they were measured on: SYRAC's (here) and the detectors' (stage detect) are named
+    machines = [results.pop("machine"), results.pop("detectors_machine")]
+    assert all(m["cpu_family"] and m["threads"] >= 1 for m in machines)
+    detected = {name: storage.read_csv(tiny_repo / f"data/detections/{name}.csv") for name in results}
     assert sorted(results) == sorted(evaluated)
     for name, methods in results.items():
         assert list(methods) == ["hog", "ssd_mobilenet_v2", "syrac"]
@@ -122,6 +124,8 @@ def test_peers_count_every_benchmark_image_beside_syrac(tiny_repo):
         rows = storage.read_csv(tiny_repo / f"plots/peers/{name}.csv")
         assert len(rows) == evaluated[name]["n_images"] and list(rows[0]) == ["image", "true_count", *methods]
         assert all(float(r["hog"]).is_integer() and float(r["ssd_mobilenet_v2"]).is_integer() for r in rows)
+        # the detectors' counts are stage detect's, image by image
+        assert [(r["image"], float(r["hog"])) for r in rows] == [(d["image"], float(d["hog"])) for d in detected[name]]
     assert (tiny_repo / "plots/peers/speed.png").stat().st_size > 5000
 
 

@@ -37,6 +37,7 @@ SSD_FILES = ("models/frozen_inference_graph.pb", "models/ssd_mobilenet_v2_coco_2
 SSD_INPUT = 300
 SSD_SCORE = 0.5
 COCO_PERSON = 1
+SPEEDS = "speed.json"  # beside stage detect's per-benchmark counts: each detector's images/s, and the machine
 MERGE_OVERLAP = 0.5  # intersection over the smaller box at which two boxes are one person (SAHI's default)
 
 

@@ -156,7 +156,8 @@ def _read_outs(metrics_dir: Path, names: list[str]) -> str:
                 for p in peers[names[0]]
             ],
         )
-        text += f"\nSpeed on the same images, decoding included (stage `peers`, 2 CPU cores):\n\n{speed}\n"
+        text += ("\nSpeed on the same images, decoding included (SYRAC's in stage `peers`, the detectors' in stage "
+                 f"`detect`, 2 CPU cores):\n\n{speed}\n")
     return text
 
 
