@@ -345,3 +345,21 @@ def test_the_machine_record_tells_zen_4_from_zen_5_and_names_the_threads():
                        "flags": "avx512f avx512_bf16 amx_bf16"}) == "family 6 model 143 (avx512_bf16, amx_bf16)"
     record = machine()
     assert record["threads"] >= 1 and record["cores"] >= 1 and record["torch"]
+
+
+def test_importing_syrac_keeps_large_blocks_in_the_heap_unless_the_user_chose(monkeypatch):
+    import syrac
+
+    calls = []
+
+    class Libc:
+        def mallopt(self, parameter, value):
+            calls.append((parameter, value))
+
+    monkeypatch.setattr(syrac.ctypes, "CDLL", lambda name: Libc())
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    syrac._keep_large_blocks()
+    assert calls == [(syrac.M_MMAP_THRESHOLD, 32 << 20), (syrac.M_TRIM_THRESHOLD, 1 << 30)]
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    syrac._keep_large_blocks()
+    assert len(calls) == 2  # the user's own threshold stands
