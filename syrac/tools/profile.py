@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from ruamel.yaml import YAML
 
@@ -67,9 +68,16 @@ def remove_dropped_outputs(root: Path, dropped: set[str]) -> list[Path]:
     return stale
 
 
-def _applied(name: str, params_path: str | Path) -> tuple[str, config.Config, int]:
-    """params.yaml with profile ``name`` overlaid: its text (comments and key order kept), its validated
-    config and how many values the profile changed."""
+class Applied(NamedTuple):
+    """params.yaml with a profile overlaid."""
+
+    text: str  # comments and key order kept
+    cfg: config.Config  # validated
+    changed: int  # values the profile changed
+    declared_before: set[str]  # the benchmarks params.yaml declared before it
+
+
+def _applied(name: str, params_path: str | Path) -> Applied:
     profile_path = PROFILES / f"{name}.yaml"
     if not profile_path.is_file():
         known = sorted(p.stem for p in PROFILES.glob("*.yaml"))
@@ -79,26 +87,27 @@ def _applied(name: str, params_path: str | Path) -> tuple[str, config.Config, in
     yaml = YAML()  # round-trip mode: comments and key order survive
     yaml.width = 120
     params = yaml.load(Path(params_path).read_text())
+    declared = set(params.get("benchmarks") or {})
     changed = _overlay(params, yaml.load(profile_path.read_text()))
     buffer = io.StringIO()
     yaml.dump(params, buffer)
-    return buffer.getvalue(), config.from_dict(YAML(typ="safe").load(buffer.getvalue())), changed
+    return Applied(buffer.getvalue(), config.from_dict(YAML(typ="safe").load(buffer.getvalue())), changed, declared)
 
 
 def profile_config(name: str, params_path: str | Path = "params.yaml") -> config.Config:
     """The config that profile ``name`` gives, without writing params.yaml (the benchmarks of a profile)."""
-    return _applied(name, params_path)[1]
+    return _applied(name, params_path).cfg
 
 
 def switch(name: str, params_path: str | Path = "params.yaml") -> int:
     """Apply profile ``name`` to ``params_path``; returns the number of values changed. The output
     files of benchmarks the profile drops are removed from beside it (``remove_dropped_outputs``)."""
-    text, applied, changed = _applied(name, params_path)  # never write an invalid params.yaml
-    declared = set(YAML(typ="safe").load(Path(params_path).read_text()).get("benchmarks") or {})
-    storage.write_bytes(params_path, text.encode())
-    for path in remove_dropped_outputs(Path(params_path).parent, declared - set(applied.benchmarks)):
+    applied = _applied(name, params_path)  # validated first: an invalid params.yaml is never written
+    storage.write_bytes(params_path, applied.text.encode())
+    dropped = applied.declared_before - set(applied.cfg.benchmarks)
+    for path in remove_dropped_outputs(Path(params_path).parent, dropped):
         print(f"removed {path} (its benchmark is not in profile '{name}')", file=sys.stderr)
-    return changed
+    return applied.changed
 
 
 def main(argv: list[str] | None = None) -> int:
