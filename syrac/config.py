@@ -47,7 +47,6 @@ def _range(key: str, pair: tuple, lo: float, hi: float, what: str) -> None:
 # Upper limits: far beyond any run these machines (or a GPU cluster) make, they turn a typo such as a
 # few extra zeros into a refusal up front instead of a run that never ends or fills the disk.
 MAX_IMAGES = 10**6  # images of one set
-COUNTING_STYLES = ("aerial", "sparse", "dense")  # the simulator's views (sim.STYLES; a test holds them equal)
 MAX_COUNT = 10**5  # people in one image (UCF-QNRF's largest has 12,865)
 MAX_EPOCHS = 10**4
 MAX_BATCH = 4096
@@ -113,6 +112,9 @@ class Pairs(Section):
         _require(0 < self.strength <= 1, f"{key}.strength", self.strength, "0 < strength <= 1")
         _range(f"{key}.remove_prob", self.remove_prob, 0, 1, "0 <= low <= high <= 1")
         _require(0 <= self.clutter_prob <= 1, f"{key}.clutter_prob", self.clutter_prob, "in [0, 1]")
+
+
+COUNTING_STYLES = ("aerial", "sparse", "dense")  # the simulator's views (sim.STYLES; a test holds them equal)
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,7 @@ class Model(Section):
 
 AUGMENTATIONS = ("paper", "authors")  # syrac.method.augment
 SCALE_TARGETS = ("head", "features")  # syrac.method.scale
+SELECTION_CRITERIA = ("accuracy", "loss")  # the held-out synthetic pairs' ranking accuracy or loss
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,8 @@ class Pretrain(Section):
     scale_relations: float = 0.0  # weight of the scale relations' loss (syrac.method.scale); 0: not trained
     scale_images: int = 8  # unlabelled images a step relates to their 2x2 cells (and, by fours, to their mosaic)
     scale_target: str = "head"  # what keeps the relations: the rank head's count, or every ReLU feature
+    select_on: str = "accuracy"  # the checkpoint kept: best held-out ranking accuracy, or loss (the authors')
+    patience: int = 0  # > 0: stop once this many epochs pass without a better held-out figure; 0: every epoch
 
     def validate(self, key: str) -> None:
         _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)
@@ -304,6 +309,9 @@ class Pretrain(Section):
         _within(f"{key}.scale_images", self.scale_images, 1, MAX_BATCH)
         _require(self.scale_target in SCALE_TARGETS, f"{key}.scale_target", self.scale_target,
                  " or ".join(SCALE_TARGETS))
+        _require(self.select_on in SELECTION_CRITERIA, f"{key}.select_on", self.select_on,
+                 " or ".join(SELECTION_CRITERIA))
+        _within(f"{key}.patience", self.patience, 0, MAX_EPOCHS)
 
 
 PROBE_LABELS = ("prompted", "rank_refined")

@@ -1,4 +1,5 @@
-"""Rank pre-training: held-out split by source, model selection, resuming after interruption."""
+"""Rank pre-training: held-out split by source, model selection and early stopping, resuming after
+interruption."""
 
 import numpy as np
 import pytest
@@ -69,3 +70,23 @@ def test_a_checkpoint_from_other_parameters_is_not_resumed(tmp_path, capsys):
     assert "ignoring" in capsys.readouterr().out
     assert summary == clean_summary
     assert all(torch.equal(t, model.state_dict()[n]) for n, t in clean_model.state_dict().items())
+
+
+def test_early_stopping_keeps_the_epoch_of_lowest_held_out_loss():
+    logged = []
+    model, summary = pretrain(tiny_cfg(epochs=8, select_on="loss", patience=1), random_pairs(),
+                              lambda epoch, figures: logged.append(figures))
+    losses = [figures["holdout_ranking_loss"] for figures in logged]
+    best = summary["best_epoch"]
+    assert summary["epochs_run"] == len(logged) < 8  # stopped early, one epoch after the best
+    assert len(logged) == best + 1 and losses[best] >= losses[best - 1] == min(losses)
+    assert summary["holdout_ranking_loss"] == losses[best - 1]
+    short, _ = pretrain(tiny_cfg(epochs=best, select_on="loss"), random_pairs())  # the run that ends there
+    assert all(torch.equal(t, model.state_dict()[n]) for n, t in short.state_dict().items())
+
+
+def test_the_selection_settings_are_refused_out_of_range():
+    with pytest.raises(config.ConfigError) as error:
+        tiny_cfg(select_on="rmse", patience=-1)
+    text = str(error.value)
+    assert "pretrain.select_on" in text and "accuracy or loss" in text and "pretrain.patience" in text

@@ -2,7 +2,9 @@
 
 Loss -log sigmoid(c_source - c_edit) pushes the source's proxy count above its edit's. A share of
 the pairs, grouped by source so no source image is on both sides, is held out; the checkpoint kept
-is the epoch with the best held-out ranking accuracy. No ground-truth count is read here.
+is the epoch with the best held-out ranking accuracy or loss (``pretrain.select_on``), and training
+stops early once ``pretrain.patience`` epochs pass without a better one. No ground-truth count is
+read here.
 """
 
 from __future__ import annotations
@@ -159,17 +161,29 @@ def proxy_counts(model: RankCounter, images: torch.Tensor, device: torch.device)
 
 
 @torch.no_grad()
-def ranking_accuracy(model: RankCounter, pairs: PairSet, batch_size: int) -> float:
-    """Share of pairs whose source scores strictly above its edit (ties count as wrong)."""
+def holdout_ranking(model: RankCounter, pairs: PairSet, batch_size: int) -> dict[str, float]:
+    """The held-out pairs' ranking accuracy (share of sources scored strictly above their edit; ties
+    count as wrong) and ranking loss (the training loss, without augmentation), from one pass."""
     model.eval()
     device = next(model.parameters()).device
-    correct = 0
+    correct, loss = 0, 0.0
     for start in range(0, len(pairs), batch_size):
         s = pairs.source[start:start + batch_size]
         e = pairs.edit[start:start + batch_size]
-        scores = proxy_counts(model, pairs.images[torch.cat([s, e])], device)
+        scores = proxy_counts(model, pairs.images[torch.cat([s, e])], device).float()
         correct += int((scores[: len(s)] > scores[len(s):]).sum())
-    return correct / len(pairs)
+        loss += float(rank_loss(scores[: len(s)], scores[len(s):])) * len(s)
+    return {"holdout_ranking_accuracy": correct / len(pairs), "holdout_ranking_loss": loss / len(pairs)}
+
+
+def _better(figures: dict, best: dict, select_on: str) -> bool:
+    """Whether an epoch beats the best so far on ``pretrain.select_on``: the held-out ranking accuracy
+    (higher) or loss (lower, the authors' released criterion)."""
+    if not best:
+        return True
+    if select_on == "loss":
+        return figures["holdout_ranking_loss"] < best["holdout_ranking_loss"]
+    return figures["holdout_ranking_accuracy"] > best["holdout_ranking_accuracy"]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -285,7 +299,7 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     model.freeze_stages(p.frozen_stages)
     optimizer = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=p.lr)
     model.head.attach(optimizer)
-    progress = {"history": [], "best": {"holdout_ranking_accuracy": -1.0}, "best_state": None}
+    progress = {"history": [], "best": {}, "best_state": None}
 
     key = _fingerprint(cfg, train)
     if checkpoint is not None and checkpoint.is_file():
@@ -305,13 +319,19 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
         if log:
             log(epoch, figures)
 
+    def stopped() -> bool:  # early stopping: ``patience`` epochs since the best, none better
+        return bool(p.patience and progress["history"]
+                    and len(progress["history"]) - progress["best"]["best_epoch"] >= p.patience)
+
     for epoch in range(len(progress["history"]) + 1, p.epochs + 1):
+        if stopped():
+            break
         loss, accuracy = rank_epoch(model, optimizer, train, generator, p, f"epoch {epoch}/{p.epochs}", relations)
         figures = {"train_loss": loss, "train_ranking_accuracy": accuracy,
-                   "holdout_ranking_accuracy": ranking_accuracy(model, held, 2 * p.batch_size)}
+                   **holdout_ranking(model, held, 2 * p.batch_size)}
         if log:
             log(epoch, figures)
-        if figures["holdout_ranking_accuracy"] > progress["best"]["holdout_ranking_accuracy"]:
+        if _better(figures, progress["best"], p.select_on):
             progress["best"] = {**figures, "best_epoch": epoch}
             progress["best_state"] = copy.deepcopy(model.state_dict())
         progress["history"].append(figures)
@@ -322,13 +342,14 @@ def pretrain(cfg: Config, pairs: PairSet, log=None, checkpoint: Path | None = No
     model.load_state_dict(progress["best_state"])
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
-    summary = {**progress["best"], "epochs_run": p.epochs, "train_pairs": len(train), "holdout_pairs": len(held),
-               "precision": "bf16" if model.uses_bf16() else "fp32"}
+    summary = {**progress["best"], "epochs_run": len(progress["history"]), "train_pairs": len(train),
+               "holdout_pairs": len(held), "precision": "bf16" if model.uses_bf16() else "fp32"}
     if p.self_supervised_epochs:
         summary["self_supervised"] = progress["self_supervised"][-1]
     if p.adapt_bn:
         adapt_batch_norm(model, photos.images, 2 * p.batch_size)
-        summary["holdout_ranking_accuracy_after_adapt_bn"] = ranking_accuracy(model, held, 2 * p.batch_size)
+        after = holdout_ranking(model, held, 2 * p.batch_size)
+        summary.update({f"{name}_after_adapt_bn": value for name, value in after.items()})
     return model.cpu().eval(), summary
 
 
