@@ -73,9 +73,9 @@ def _sync():
         torch.cuda.synchronize()
 
 
-def _timed(function, repeats: int) -> float:
-    """Seconds per call, after one warm-up call."""
-    function()
+def _timed(function, repeats: int, warm_up=None) -> float:
+    """Seconds per call, after one warm-up call (of ``warm_up`` where a call of ``function`` is long)."""
+    (warm_up or function)()
     _sync()
     start = time.perf_counter()
     for _ in range(repeats):
@@ -364,8 +364,10 @@ def bench_photo_step(steps: int) -> dict:
         loss.backward()
         optimizer.step()
 
-    whole_s = _timed(lambda: rank_epoch(model, optimizer, train, generator, p, "photo profile steps", relations),
-                     1) / steps
+    one_step = train.subset(np.arange(pairs) < p.batch_size)
+    whole_s = _timed(lambda: rank_epoch(model, optimizer, train, generator, p, "photo profile steps", relations), 1,
+                     warm_up=lambda: rank_epoch(model, optimizer, one_step, generator, p, "warm-up step", relations)
+                     ) / steps
     data_s = _timed(lambda: step_inputs(train, batch, p, generator, DEVICE, relations), steps)
     network_s = _timed(network_alone, steps)
     return {"backbone": cfg.model.backbone, "input_size": [height, width], "batch_pairs": p.batch_size,
