@@ -23,6 +23,7 @@ if __name__ == "__main__":
         "truth_root",
         "train_truth_root",
         "grids_path",
+        "encoder_features",
         "metrics_path",
         "plots_dir",
     )
@@ -31,7 +32,7 @@ if __name__ == "__main__":
               "end_to_end": args.end_to_end_path, "fine_tuned": args.fine_tuned_path}
     results = pretraining_ablation(cfg, models, args.counting_dir, args.bench_root, args.counting_features,
                                    args.bench_features, args.train_root, args.truth_root, args.train_truth_root,
-                                   read_grids(args.grids_path))
+                                   read_grids(args.grids_path), args.encoder_features)
     storage.write_json(args.metrics_path, results)
     grouped_bars(args.plots_dir / "ablation.png", results, "mae",
                  "Pre-training ablation: MAE with each benchmark's KxK patches (the oracle uses benchmark labels)")

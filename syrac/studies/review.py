@@ -24,8 +24,8 @@ from syrac.config import Config
 from syrac.data.benchmarks import benchmark_scene, read_manifest
 from syrac.figures import image_grid
 from syrac.inference.evaluation import load_features, true_counts
-from syrac.method.features import encode, extract, image_patches
-from syrac.method.model import RankCounter, compute_device, load_rank_model, to_device
+from syrac.method.features import encode, image_patches
+from syrac.method.model import RankCounter, compute_device, load_rank_model, read_model_file, to_device
 from syrac.method.pretrain import PairSet, concat, load_pairs, photo_pairs, split_holdout
 from syrac.method.probe import cross_validate, rank_head_weights
 from syrac.method.readouts import fit_probe
@@ -302,27 +302,31 @@ def fit_classifier(
 
 
 def ranking_review(cfg: Config, rank_path: Path, intra_path: Path, pairs_dir: Path, pairs_truth: Path, bench_root: Path,
-                   features_root: Path, truth_root: Path, grids: dict[str, int], plots_dir: Path) -> tuple[dict, dict]:
+                   features_root: Path, encoder_features: Path, truth_root: Path, grids: dict[str, int],
+                   plots_dir: Path) -> tuple[dict, dict]:
     """Questions 1 and 2 on every benchmark: pair accuracy by count ratio of SYRAC's head, the
     intra-image baseline's and a head fitted on the untrained encoder; the worst-ordered pairs (drawn
-    into ``plots_dir``); edits that remove nobody. Returns the metrics and the worst pairs."""
+    into ``plots_dir``); edits that remove nobody. Returns the metrics and the worst pairs.
+
+    Every encoder's benchmark features are read, not encoded: SYRAC's from ``features_root``
+    (``extract_features``), the baseline's and the untrained encoder's from ``encoder_features``
+    (the ablation's, ``syrac.studies.table3``)."""
     size, device = cfg.model.input_size, compute_device()
-    syrac, intra = (to_device(load_rank_model(path)[0], device) for path in (rank_path, intra_path))
+    syrac = to_device(load_rank_model(rank_path)[0], device)
     untrained = to_device(initial_model(cfg), device)
     train, held = split_holdout(load_pairs(pairs_dir, size), cfg.pretrain.holdout_fraction, cfg.seed)
     fitted, fitted_accuracy = untrained_head(cfg, untrained, train)
-    heads = {"synthetic_rank": (syrac, rank_head_weights(syrac.state_dict())),
-             "intra_image_rank": (intra, rank_head_weights(intra.state_dict())),
-             f"{init_strategy(cfg)}_fitted_head": (untrained, fitted)}
+    intra_head = rank_head_weights(read_model_file(intra_path)["state_dict"])
+    heads = {"synthetic_rank": (features_root, rank_head_weights(syrac.state_dict())),
+             "intra_image_rank": (encoder_features / "intra_image_rank", intra_head),
+             f"{init_strategy(cfg)}_fitted_head": (encoder_features / init_strategy(cfg), fitted)}
     results = {"untrained_head_train_ranking_accuracy": fitted_accuracy, "pair_accuracy": {}, "no_removal_edits": {}}
     worst = {}
     for name in cfg.benchmarks:
         k, (names, paths) = grids[name], read_manifest(bench_root / name)
         truth = true_counts(truth_root / name, names)
-        proxies = {strategy: head_proxies(*head, load_features(features_root / f"{name}.npz")[1][f"k{k}"]
-                                          if model is syrac else
-                                          extract(model, paths, (k,), size, f"{strategy}: {name}")[f"k{k}"])
-                   for strategy, (model, head) in heads.items()}
+        proxies = {strategy: head_proxies(*head, load_features(root / f"{name}.npz")[1][f"k{k}"])
+                   for strategy, (root, head) in heads.items()}
         results["pair_accuracy"][name] = {s: pair_accuracy_by_ratio(p, truth) for s, p in proxies.items()}
         worst[name] = worst_pairs(proxies["synthetic_rank"], truth, names, cfg.review.worst_pairs)
         image_grid(plots_dir / f"worst_pairs_{name}.png",

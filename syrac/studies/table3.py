@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from syrac import storage
 from syrac.config import Config
 from syrac.data.benchmarks import read_manifest
 from syrac.inference.evaluation import patch_true_counts, scores, true_counts
@@ -18,11 +21,16 @@ from syrac.synthetic.counting import LABELS, read_labels
 
 def pretraining_ablation(cfg: Config, models: dict[str, Path], counting_dir: Path, bench_root: Path,
                          counting_features: Path, bench_features: Path, train_root: Path, truth_root: Path,
-                         train_truth_root: Path, grids: dict[str, int]) -> dict[str, dict[str, dict[str, float]]]:
+                         train_truth_root: Path, grids: dict[str, int],
+                         encoder_features: Path) -> dict[str, dict[str, dict[str, float]]]:
     """Table 3: {strategy: {benchmark: {mae, mse}}}. Every encoder (``models``: rank, counter, intra,
     end_to_end, fine_tuned files) read by the same probe fitted on the prompted counts and the same
     KxK patches; SYRAC's from the cached features; the adopted counter's own probe beside it; and
-    the labelled oracle, a probe fitted on the training split's true patch counts."""
+    the labelled oracle, a probe fitted on the training split's true patch counts.
+
+    Each other encoder's patch features are kept in ``encoder_features``/<strategy>/<benchmark>.npz
+    (``extract_features``' layout), so that the review reads the same encoders without encoding
+    the benchmarks again."""
     size = cfg.model.input_size
     counting_names, prompted = read_labels(counting_dir / LABELS)
     counting = [counting_dir / name for name in counting_names]
@@ -41,6 +49,10 @@ def pretraining_ablation(cfg: Config, models: dict[str, Path], counting_dir: Pat
     device = compute_device()
     features = {strategy: strategy_features(to_device(model, device), counting, test_paths, grids, size, strategy)
                 for strategy, model in baselines.items()}
+    for strategy, (_, by_bench) in features.items():
+        for name, patches in by_bench.items():
+            storage.save_npz(encoder_features / strategy / f"{name}.npz", images=np.array(manifests[name][0]),
+                             **{f"k{grids[name]}": patches})
     features["synthetic_rank"] = cached_features(counting_features, bench_features, counting_names, grids)
     features["synthetic_rank_fine_tuned"] = strategy_features(  # the review's "frozen or fine-tuned?"
         to_device(load_rank_model(models["fine_tuned"])[0], device), counting, test_paths, grids, size, "fine-tuned")
