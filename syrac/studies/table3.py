@@ -28,7 +28,8 @@ def pretraining_ablation(cfg: Config, models: dict[str, Path], counting_dir: Pat
     KxK patches; SYRAC's from the cached features; the adopted counter's own probe beside it; and
     the labelled oracle, a probe fitted on the training split's true patch counts.
 
-    Each other encoder's patch features are kept in ``encoder_features``/<strategy>/<benchmark>.npz
+    The baselines' patch features (the end-to-end, untrained and intra-image encoders; not the
+    fine-tuned copy's, which nothing reads again) are kept in ``encoder_features``/<strategy>/<benchmark>.npz
     (``extract_features``' layout), so that the review reads the same encoders without encoding
     the benchmarks again."""
     size = cfg.model.input_size
