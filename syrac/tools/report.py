@@ -583,6 +583,12 @@ SCALE_LEVERS = {
                 "real/levers/counting_dense_view_seed0",
                 None,
             ),
+            (
+                "the adopted counter trained up to 15 epochs, the epoch of lowest held-out ranking loss kept "
+                "(pretrain.select_on: loss, patience 2), seed 0",
+                "real/levers/training_length_seed0",
+                None,
+            ),
         ],
     ),
     "embedded world, one seed": (
