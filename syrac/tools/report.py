@@ -598,6 +598,8 @@ SCALE_LEVERS = {
             ("scale relations on the rank head, weight 1", "levers/scale_relations_seed0", None),
             ("scale relations on every ReLU feature, weight 1", "levers/scale_relations_features_seed0", None),
             ("a counting set up to N = 2000 (prompts 500, 1000, 2000 added)", "levers/dense_counting_seed0", None),
+            ("trained up to 15 epochs, the epoch of lowest held-out ranking loss kept (patience 2)",
+             "levers/training_length_seed0", None),
         ],
     ),
 }
