@@ -586,7 +586,7 @@ SCALE_LEVERS = {
             (
                 "the adopted counter trained up to 15 epochs, the epoch of lowest held-out ranking loss kept "
                 "(pretrain.select_on: loss, patience 2), seed 0",
-                "real/levers/training_length_seed0",
+                "real/levers/training_length_seeds",
                 None,
             ),
         ],
