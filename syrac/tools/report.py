@@ -589,6 +589,17 @@ SCALE_LEVERS = {
                 "real/levers/training_length_seeds",
                 None,
             ),
+            (
+                "the adopted counter from ImageNet's EfficientNet-Lite0 (first 4 stages frozen), the profile's "
+                "learning rate 3e-4, seed 0",
+                "real/levers/imagenet_lite0_relations_seed0",
+                None,
+            ),
+            (
+                "the same at the paper's learning rate 5e-5, seed 0",
+                "real/levers/imagenet_lite0_relations_paper_lr_seed0",
+                None,
+            ),
         ],
     ),
     "embedded world, one seed": (
