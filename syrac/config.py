@@ -123,9 +123,17 @@ class Counting(Section):
     images_per_count: int
     count_cv: float
     style: str = "aerial"  # the simulator's view of the counting set (syrac.synthetic.sim.STYLES)
+    photo_people: int = 0  # scenes of cut-out photographed people per prompted N above 0 (syrac.data.people)
+    people_score: float = 0.6  # the detector's score from which a box is cut out
+    people_min_height: int = 48  # and its height in the photo's pixels
 
     def validate(self, key: str) -> None:
         _require(self.style in COUNTING_STYLES, f"{key}.style", self.style, " | ".join(COUNTING_STYLES))
+        _within(f"{key}.photo_people", self.photo_people, 0, MAX_IMAGES)
+        _require(not self.photo_people or 0 in self.prompted_counts, f"{key}.photo_people", self.photo_people,
+                 f"0 unless {key}.prompted_counts holds 0: the people are pasted onto the set's empty scenes")
+        _require(0 < self.people_score <= 1, f"{key}.people_score", self.people_score, "in (0, 1]")
+        _within(f"{key}.people_min_height", self.people_min_height, 8, 10_000, " pixels")
         counts = self.prompted_counts
         _require(len(counts) >= 2 and len(set(counts)) == len(counts) and all(0 <= n <= MAX_COUNT for n in counts),
                  f"{key}.prompted_counts", list(counts), f"at least two distinct counts in [0, {MAX_COUNT}]")
@@ -482,6 +490,9 @@ class Config(Section):
             _require(set(grids) <= set(self.evaluate.sweep), "tiling.finest", self.tiling.finest,
                      f"a finest grid whose tiling reads only grids in evaluate.sweep {list(self.evaluate.sweep)} "
                      f"(it reads {grids}; their features are the ones extracted)")
+        _require(not self.counting.photo_people or bool(self.pretrain.unlabelled_photos), "counting.photo_people",
+                 self.counting.photo_people, "0 unless pretrain.unlabelled_photos are declared: the people are cut "
+                 "out of them")
         strength = self.pairs.strength  # a strength out of (0, 1] is reported by Pairs.validate
         if self.generator.backend == "diffusers" and 0 < strength <= 1:
             _require(int(self.generator.steps * strength) >= 1, "generator.steps", self.generator.steps,

@@ -143,7 +143,8 @@ def test_two_accelerate_processes_make_exactly_the_images_of_one(sd_repo):
     ).read_bytes()
 
 
-GENERATION_PATHS = ["--out-dir", "out", "--truth-dir", "truth", "--metrics-path", "m.json", "--work-root", "work"]
+GENERATION_PATHS = ["--out-dir", "out", "--truth-dir", "truth", "--metrics-path", "m.json", "--work-root", "work",
+                    "--people-dir", "people"]
 
 
 def test_offline_without_weights_stops_at_once_saying_what_to_download(sd_repo, tmp_path):

@@ -271,7 +271,8 @@ def test_a_stage_with_bad_parameters_exits_with_one_line_each_and_touches_nothin
     data["pretrain"]["lr"] = -1
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     result = subprocess.run([sys.executable, str(repo / "stages/synthesize_counting.py"), "--out-dir", "out",
-                             "--truth-dir", "truth", "--metrics-path", "m.json", "--work-root", "work"],
+                             "--truth-dir", "truth", "--metrics-path", "m.json", "--work-root", "work",
+                             "--people-dir", "people"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

@@ -92,6 +92,10 @@ class SsdPeople:
         self.net = self.cv2.dnn.readNetFromTensorflow(str(graph), str(text))
 
     def count(self, bgr: np.ndarray) -> int:
+        return len(self.people(bgr)[0])
+
+    def people(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The merged person boxes (left, top, right, bottom in the image's pixels) and their scores."""
         height, width = bgr.shape[:2]
         tiles = tile_boxes(width, height, SSD_INPUT)
         views = [(0, 0, width, height)] + (tiles if len(tiles) > 1 else [])
@@ -104,7 +108,8 @@ class SsdPeople:
             -1, 2
         )
         boxes = np.hstack([origin + people[:, 3:5] * size, origin + people[:, 5:7] * size])
-        return len(merge_boxes(boxes, people[:, 2]))
+        kept = merge_boxes(boxes, people[:, 2])
+        return boxes[kept].reshape(-1, 4), people[kept, 2]
 
 
 def merge_boxes(boxes: np.ndarray, scores: np.ndarray) -> list[int]:

@@ -35,8 +35,10 @@ from syrac.config import Config, DatasetSources, SimSources
 from syrac.errors import stop_on_input_errors
 from syrac.storage import parallel_map, readable_images
 from syrac.synthetic import sim
-from syrac.synthetic.counting import LABEL_COLUMNS, LABELS
+from syrac.synthetic.counting import LABEL_COLUMNS, LABELS, compose_people, read_people
 from syrac.synthetic.sim import COUNTING, EDITS, SOURCES
+
+PHOTO_PEOPLE = 6  # the stream of the scenes of photographed people (sim's are 1 to 4, the review's 5)
 
 TRUTH = ".truth"  # per-image true counts of simulated images, inside the work folder until the end
 CODE = ("sim.py", "generate.py", "diffusion.py")  # a change here invalidates half-finished work
@@ -281,8 +283,31 @@ def synthesize_pairs(cfg: Config, out_dir: Path, truth_dir: Path, work_root: Pat
             "strictly_fewer_in_edit": sum(s > e for s, e in known) / len(known) if known else None}
 
 
-def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: Path, state) -> dict:
-    """The noisy counting set: images labelled with the prompted count, true counts kept apart."""
+def photo_people_scenes(cfg: Config, work_dir: Path, tasks: list[Task], people: list[Path]) -> list[list]:
+    """``counting.photo_people`` scenes for each prompted N above 0, N cut-out people pasted onto the
+    set's own empty scenes (``compose_people``), each labelled N; their rows for the labels. Made
+    after the rest of the set (from its empty scenes), in seconds, so they are remade on a resume."""
+    if not people:
+        raise ValueError("counting.photo_people: the stage cut_out_people found no person in "
+                         "pretrain.unlabelled_photos to cut out (none large and sure enough: counting.people_score, "
+                         "people_min_height); declare photos there or set counting.photo_people: 0")
+    empties = [work_dir / t.output for t in tasks if t.ids[0] == 0]
+    cut_outs = [storage.read_image(path) for path in tqdm(people, desc="cut-out people", unit="img")]
+    rows = []
+    for n in (n for n in cfg.counting.prompted_counts if n):
+        for i in range(cfg.counting.photo_people):
+            rng = np.random.default_rng(image_seed(cfg.seed, PHOTO_PEOPLE, n, i))
+            scene = compose_people(storage.read_image(empties[i % len(empties)]), cut_outs, n, rng)
+            output = f"images/p{n:04d}_{i:03d}.jpg"
+            storage.write_image(work_dir / output, np.asarray(scene))
+            rows.append([output, n, ""])
+    return rows
+
+
+def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: Path, state,
+                        people_dir: Path | None = None) -> dict:
+    """The noisy counting set: images labelled with the prompted count, true counts kept apart; with
+    ``counting.photo_people``, scenes of the people cut out into ``people_dir`` as well."""
     g = cfg.generator
     tasks = [Task(f"images/n{n:04d}_{i:03d}.jpg", (n, i), image_seed(cfg.seed, COUNTING, n, i),
                   g.counting_prompt.replace("{n}", str(n)) if n else g.empty_prompt, "")
@@ -293,6 +318,8 @@ def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: 
     if not state.is_main_process:
         return {}
     rows = [[t.output, t.ids[0], read_truth(work_dir, t.output)] for t in tasks]
+    if cfg.counting.photo_people:
+        rows += photo_people_scenes(cfg, work_dir, tasks, read_people(people_dir) if people_dir else [])
     storage.write_csv(work_dir / LABELS, LABEL_COLUMNS, [r[:2] for r in rows])
     _manifest(cfg, work_dir, tasks, g.counting_negative_prompt)
     finish(work_dir, out_dir)
@@ -301,19 +328,20 @@ def synthesize_counting(cfg: Config, out_dir: Path, truth_dir: Path, work_root: 
     return {"images": len(rows), "mean_relative_label_error": float(np.mean(rel_dev)) if rel_dev else None}
 
 
-def run_stage(synthesize, argv: list[str]) -> dict | None:
+def run_stage(synthesize, argv: list[str], inputs: tuple[str, ...] = ()) -> dict | None:
     """A generation stage's main: its named paths (``--out-dir``, ``--truth-dir``, ``--metrics-path``,
-    ``--work-root``) from argv, parameters, this process's place among ``accelerate launch``
-    processes, input errors as clear messages. The main process writes the metrics and returns the
-    summary; the other processes return None."""
+    ``--work-root``, and the stage's own ``inputs``, passed on by name) from argv, parameters, this
+    process's place among ``accelerate launch`` processes, input errors as clear messages. The main
+    process writes the metrics and returns the summary; the other processes return None."""
     from accelerate import PartialState
 
 
-    args = config.stage_paths("out_dir", "truth_dir", "metrics_path", "work_root", argv=argv)
+    args = config.stage_paths("out_dir", "truth_dir", "metrics_path", "work_root", *inputs, argv=argv)
     cfg = config.load_for_stage()
     state = PartialState()
     with stop_on_input_errors():
-        summary = synthesize(cfg, args.out_dir, args.truth_dir, args.work_root, state)
+        summary = synthesize(cfg, args.out_dir, args.truth_dir, args.work_root, state,
+                             **{name: getattr(args, name) for name in inputs})
     if not state.is_main_process:
         return None
     storage.write_json(args.metrics_path, summary)
