@@ -600,6 +600,13 @@ SCALE_LEVERS = {
                 "real/levers/imagenet_lite0_relations_paper_lr_seed0",
                 None,
             ),
+            (
+                "the adopted counter with 60 scenes of photographed people per prompted N (counting.photo_people: "
+                "60), seed 0",
+                "real/levers/photo_people60_seed0",
+                None,
+            ),
+            ("the same with 20 per N (counting.photo_people: 20), seed 0", "real/levers/photo_people20_seed0", None),
         ],
     ),
     "embedded world, one seed": (
