@@ -606,7 +606,7 @@ SCALE_LEVERS = {
                 "real/levers/photo_people60_seed0",
                 None,
             ),
-            ("the same with 20 per N (counting.photo_people: 20), seed 0", "real/levers/photo_people20_seed0", None),
+            ("the same with 20 per N (counting.photo_people: 20), seed 0", "real/levers/photo_people20_seeds", None),
         ],
     ),
     "embedded world, one seed": (
