@@ -10,7 +10,6 @@ SSD peer detector), so this module reads images and writes files only; no annota
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.synthetic.counting import PEOPLE
+from syrac.synthetic.generate import finish
 
 PEOPLE_COLUMNS = ["image", "photo", "left", "top", "right", "bottom", "score"]
 STANDING = (1.3, 4.5)  # a box's height over its width where it holds one standing person rather than a group
@@ -55,6 +55,5 @@ def cut_out_people(photos: list[Path], find_people: FindPeople, min_score: float
             storage.write_image(work / name, np.asarray(image.crop((left, top, right, bottom))))
             rows.append([name, str(photo), left, top, right, bottom, round(float(score), 4)])
     storage.write_csv(work / PEOPLE, PEOPLE_COLUMNS, rows)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(work, out_dir)
+    finish(work, out_dir)
     return {"photos": len(photos), "people": len(rows)}
