@@ -4,7 +4,7 @@ photographed people (``counting.photo_people``). With those scenes off it writes
 detector."""
 
 from syrac import config, storage
-from syrac.data.datasets import training_images
+from syrac.data.datasets import unlabelled_photos
 from syrac.data.people import cut_out_people
 from syrac.studies.peers import SsdPeople
 
@@ -12,8 +12,7 @@ if __name__ == "__main__":
     args = config.stage_paths("out_dir", "metrics_path")
     cfg = config.load_for_stage()
     counting = cfg.counting
-    photos = [path for declared in cfg.pretrain.unlabelled_photos if counting.photo_people
-              for path in training_images(declared.format, declared.root, declared.split)]
+    photos = unlabelled_photos(cfg.pretrain.unlabelled_photos) if counting.photo_people else []
     photos, skipped = storage.readable_images(photos, cfg.data.bad_images, "checking photos")
     summary = cut_out_people(photos, SsdPeople().people if photos else None, counting.people_score,
                              counting.people_min_height, args.out_dir)

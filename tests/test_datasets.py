@@ -162,9 +162,9 @@ def test_an_image_over_the_decoding_budget_is_refused_from_its_header_or_decoded
 def test_a_training_split_holds_out_one_image_in_five_for_development_and_records_it(tmp_path):
     """Every 5th image of the sorted listing (from the first) is the development part: training
     stages never see it, and build_benchmarks writes its manifest beside the training split's."""
-    from syrac.config import DatasetSplit
+    from syrac.config import DatasetSources, DatasetSplit
     from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, import_benchmark, read_manifest
-    from syrac.data.datasets import development_part, image_paths, training_images
+    from syrac.data.datasets import development_part, image_paths, training_images, unlabelled_photos
 
     BUILDERS["shanghaitech"](tmp_path / "part_B", "train", list(range(1, 12)))
     listing = image_paths("shanghaitech", tmp_path / "part_B", "train")  # IMG_1, IMG_10, IMG_11, IMG_2, ...
@@ -176,6 +176,9 @@ def test_a_training_split_holds_out_one_image_in_five_for_development_and_record
     assert training_images("shanghaitech", tmp_path / "part_B", "test") == image_paths(
         "shanghaitech", tmp_path / "part_B", "test"
     )
+    declared = (DatasetSources("shanghaitech", str(tmp_path / "part_B"), "train"),
+                DatasetSources("shanghaitech", str(tmp_path / "part_B"), "test"))
+    assert [p.name for p in unlabelled_photos(declared)] == training + ["IMG_1.jpg", "IMG_2.jpg"]  # in order
     bench = DatasetSplit("shanghaitech", str(tmp_path / "part_B"), "test")
     import_benchmark(bench, "b", tmp_path / "images", tmp_path / "truth", "fail", "train")
     assert read_manifest(tmp_path / "images", DEVELOPMENT_MANIFEST)[0] == held

@@ -66,6 +66,7 @@ def test_a_scene_pastes_n_people_reproducibly_onto_the_empty_scene():
     assert (scenes[1] == scenes[2]).all()  # the same draws, the same scene
     red = (scenes[1][:, :, 0] > 150) & (scenes[1][:, :, 1] < 60)
     assert red.sum() > 5 * 20  # five people of about 10x20 pixels each, some overlapping
+    assert (np.asarray(background) == (40, 90, 40)).all()  # one background serves every N: never drawn on
 
 
 def _params(tmp_path, **counting):

@@ -96,6 +96,13 @@ def training_images(fmt: str, root: str | Path, split: str) -> list[Path]:
     return [image for image in images if image not in held]
 
 
+def unlabelled_photos(declared: tuple[DatasetSources, ...]) -> list[Path]:
+    """The images of every declared source (``pretrain.unlabelled_photos``), in declaration order, each
+    less its development part: the one listing that rank pre-training, its scale relations and the
+    cut-out people all read, so they can never disagree on which photos training may see."""
+    return [path for sources in declared for path in training_images(sources.format, sources.root, sources.split)]
+
+
 def _pair_problems(fmt: str, root: Path, split: str) -> tuple[list[tuple[Path, Path]], list[str]]:
     layout = LAYOUTS[fmt]
     try:

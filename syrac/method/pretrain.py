@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.config import Config
-from syrac.data.datasets import training_images
+from syrac.data.datasets import unlabelled_photos
 from syrac.method.augment import augment
 from syrac.method.domain import adapt_batch_norm, rotation_pretext
 from syrac.method.envelope import Envelope, fit_envelope
@@ -98,9 +98,7 @@ def photo_pairs(cfg: Config) -> PairSet | None:
     """Nested-crop pairs of ``pretrain.unlabelled_photos`` (their images only: annotations beside
     them are never opened), or None when none are declared."""
     p = cfg.pretrain
-    paths = [
-        path for photos in p.unlabelled_photos for path in training_images(photos.format, photos.root, photos.split)
-    ]
+    paths = unlabelled_photos(p.unlabelled_photos)
     return (
         nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed) if paths else None
     )
@@ -123,8 +121,7 @@ def relation_images(cfg: Config, pairs_dir: Path) -> RelationImages | None:
         return None
     rows = storage.read_csv(pairs_dir / "pairs.csv")
     sources = dict(sorted({r["source"]: int(r["source_id"]) for r in rows}.items()))
-    photos = [path for declared in p.unlabelled_photos
-              for path in training_images(declared.format, declared.root, declared.split)]
+    photos = unlabelled_photos(p.unlabelled_photos)
     height, width = cfg.model.input_size
     images = load_resized(
         [pairs_dir / s for s in sources] + photos, (2 * height, 2 * width), desc="decode relation images"

@@ -292,12 +292,13 @@ def photo_people_scenes(cfg: Config, work_dir: Path, tasks: list[Task], people: 
                          "pretrain.unlabelled_photos to cut out (none large and sure enough: counting.people_score, "
                          "people_min_height); declare photos there or set counting.photo_people: 0")
     empties = [work_dir / t.output for t in tasks if t.ids[0] == 0]
+    backgrounds = [storage.read_image(path) for path in empties[:cfg.counting.photo_people]]  # once, for every N
     cut_outs = [storage.read_image(path) for path in tqdm(people, desc="cut-out people", unit="img")]
     rows = []
     for n in (n for n in cfg.counting.prompted_counts if n):
         for i in range(cfg.counting.photo_people):
             rng = np.random.default_rng(image_seed(cfg.seed, PHOTO_PEOPLE, n, i))
-            scene = compose_people(storage.read_image(empties[i % len(empties)]), cut_outs, n, rng)
+            scene = compose_people(backgrounds[i % len(backgrounds)], cut_outs, n, rng)
             output = f"images/p{n:04d}_{i:03d}.jpg"
             storage.write_image(work_dir / output, np.asarray(scene))
             rows.append([output, n, ""])
