@@ -609,6 +609,15 @@ SCALE_LEVERS = {
             ("the same with 20 per N (counting.photo_people: 20), seed 0", "real/levers/photo_people20_seeds", None),
         ],
     ),
+    "photographed people, three seeds, against the adopted counter": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the adopted counter** (renders only)", "real/levers/scale_relations_seeds", "ridge_rank_refined"),
+            ("with 20 scenes of photographed people per prompted N (counting.photo_people: 20)",
+             "real/levers/photo_people20_seeds", None),
+            ("with 10 per N (counting.photo_people: 10)", "real/levers/photo_people10_seeds", None),
+        ],
+    ),
     "embedded world, one seed": (
         ["sim_sparse", "sim_dense"],
         [
