@@ -290,6 +290,10 @@ class Pretrain(Section):
     unlabelled_photos: tuple[DatasetSources, ...] = ()
     photo_crops: int = 2  # nested crops per photo
     photo_crop_scale: float = 0.6  # area of each crop relative to its parent
+    # Removal edits of the same photos without a generator: copies with random regions inpainted from
+    # their surroundings join the pairs, count(photo) >= count(edit) (syrac.method.pretrain.removal_pairs).
+    photo_removals: int = 0  # inpainted copies per photo; 0: none
+    photo_removal_area: float = 0.2  # share of the image each copy inpaints
     self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.method.domain)
     adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
     frozen_stages: int = 0  # the encoder's first stages kept as initialised during rank pre-training
@@ -306,6 +310,10 @@ class Pretrain(Section):
                  f"true only with {key}.unlabelled_photos declared (the statistics are theirs)")
         _within(f"{key}.photo_crops", self.photo_crops, 1, 16)
         _require(0 < self.photo_crop_scale < 1, f"{key}.photo_crop_scale", self.photo_crop_scale, "in (0, 1)")
+        _within(f"{key}.photo_removals", self.photo_removals, 0, 16)
+        _require(not self.photo_removals or bool(self.unlabelled_photos), f"{key}.photo_removals",
+                 self.photo_removals, f"0 unless {key}.unlabelled_photos are declared (the edits are of them)")
+        _require(0 < self.photo_removal_area < 1, f"{key}.photo_removal_area", self.photo_removal_area, "in (0, 1)")
         _within(f"{key}.epochs", self.epochs, 1, MAX_EPOCHS)
         _within(f"{key}.batch_size", self.batch_size, 2, MAX_BATCH)
         _require(0 < self.lr <= 1, f"{key}.lr", self.lr, "in (0, 1] (Adam's useful rates lie far below 1)")

@@ -44,6 +44,37 @@ def test_nested_crops_rank_each_crop_below_its_parent(tmp_path):
     assert not torch.equal(nested_crop_pairs(paths, (30, 40), 3, 0.5, seed=1).images, pairs.images)
 
 
+def test_removal_edits_inpaint_regions_of_each_whole_photo_and_rank_them_below_it(tmp_path):
+    """Each photo's whole image gains inpainted copies paired below it; the crops' pairs are untouched,
+    the copies differ from the photo only inside their masks, and the edits follow the seed."""
+    from syrac.method.pretrain import removal_mask, with_removals
+
+    paths = _noise_images(tmp_path, 3, (60, 80), seed=0)
+    crops = nested_crop_pairs(paths, (30, 40), crops=2, scale=0.5, seed=0)
+    pairs = with_removals(crops, edits=2, area=0.2, seed=0)
+    assert len(pairs) == 6 + 6 and pairs.images.shape == (9 + 6, 3, 30, 40)
+    assert torch.equal(pairs.images[:9], crops.images) and pairs.source[:6].tolist() == crops.source.tolist()
+    assert pairs.source[6:].tolist() == [0, 0, 3, 3, 6, 6]  # each photo's whole image, above its copies
+    assert pairs.edit[6:].tolist() == list(range(9, 15)) and pairs.group[6:].tolist() == [0, 0, 1, 1, 2, 2]
+    for copy, whole in zip(pairs.images[9:], pairs.source[6:]):
+        changed = (copy != pairs.images[whole]).any(dim=0)
+        assert 0.02 < changed.float().mean() < 0.35  # noise inpainted smooth: about the masks' share changes
+    assert torch.equal(with_removals(crops, 2, 0.2, seed=0).images, pairs.images)
+    assert not torch.equal(with_removals(crops, 2, 0.2, seed=1).images, pairs.images)
+
+    masks = [removal_mask((300, 400), 0.2, np.random.default_rng(i)) for i in range(50)]
+    covered = np.array([(m > 0).mean() for m in masks])
+    assert set(np.unique(masks[0])) == {0, 255} and 0.1 < covered.mean() < 0.2 and covered.max() <= 0.21
+
+
+def test_removal_edits_need_unlabelled_photos():
+    with pytest.raises(ValueError, match="photo_removals.*unlabelled_photos"):
+        _cfg(pretrain={"photo_removals": 1})
+    with pytest.raises(ValueError, match="photo_removal_area"):
+        _cfg(pretrain={"unlabelled_photos": [{"format": "shanghaitech", "root": "x", "split": "train"}],
+                       "photo_removals": 1, "photo_removal_area": 1.0})
+
+
 def test_intra_image_pairs_train_with_the_same_trainer(tmp_path):
     paths = _noise_images(tmp_path, 8, (64, 96), seed=1)
     cfg = _cfg()

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from syrac import storage
 from syrac.config import Config
 from syrac.data.datasets import unlabelled_photos
+from syrac.errors import MissingWeightsError
 from syrac.method.augment import augment
 from syrac.method.domain import adapt_batch_norm, rotation_pretext
 from syrac.method.envelope import Envelope, fit_envelope
@@ -94,14 +95,66 @@ def nested_crop_pairs(paths: list[Path], size: tuple[int, int], crops: int, scal
     return PairSet(to_batch(images), torch.tensor(parents), torch.tensor(children), np.array(groups))
 
 
+REMOVAL_STREAM = 1  # the removal edits' random stream beside the nested crops' ([seed, photo])
+
+
+def _opencv():
+    try:
+        import cv2
+    except ImportError:
+        raise MissingWeightsError("pretrain.photo_removals inpaints with OpenCV: pip install -e \".[peers]\" (make "
+                                  "install does it), or set pretrain.photo_removals: 0") from None
+    return cv2
+
+
+def removal_mask(shape: tuple[int, int], area: float, rng: np.random.Generator) -> np.ndarray:
+    """One to three ellipses of random shape, angle and place covering ``area`` of a (height, width)
+    image between them (less where they overlap or leave the frame): uint8, 255 inside."""
+    cv2 = _opencv()
+    height, width = shape
+    mask = np.zeros(shape, np.uint8)
+    blobs = int(rng.integers(1, 4))
+    for _ in range(blobs):
+        semi_axis, stretch = math.sqrt(area * height * width / blobs / math.pi), math.sqrt(rng.uniform(0.5, 2.0))
+        axes = (max(1, round(semi_axis * stretch)), max(1, round(semi_axis / stretch)))
+        centre = (int(rng.integers(width)), int(rng.integers(height)))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
+    return mask
+
+
+def with_removals(photos: PairSet, edits: int, area: float, seed: int) -> PairSet:
+    """The paper's removal edit made without a generator: per photo (the whole image of each group of
+    ``nested_crop_pairs``) ``edits`` copies whose random regions (``removal_mask``) are inpainted from
+    their surroundings (OpenCV's Telea), each paired below the photo. Inpainting can hide people and
+    cannot draw any, so count(photo) >= count(edit) for any photo, as for Stable Diffusion's edits:
+    on a dense crowd nearly every region holds heads, so the pairs rank crowd texture above its
+    absence on the photos themselves, where the simulator's pairs rank only renders."""
+    cv2 = _opencv()
+    first = np.unique(photos.group, return_index=True)[1]
+    copies, sources, groups = [], [], []
+    for whole, group in zip(photos.source[first].tolist(), photos.group[first].tolist()):
+        rng = np.random.default_rng([seed, group, REMOVAL_STREAM])
+        image = np.ascontiguousarray(photos.images[whole].permute(1, 2, 0).numpy())
+        for _ in range(edits):
+            copies.append(cv2.inpaint(image, removal_mask(image.shape[:2], area, rng), 5, cv2.INPAINT_TELEA))
+            sources.append(whole)
+            groups.append(group)
+    start = len(photos.images)
+    return PairSet(torch.cat([photos.images, to_batch(copies)]), torch.cat([photos.source, torch.tensor(sources)]),
+                   torch.cat([photos.edit, torch.arange(start, start + len(copies))]),
+                   np.concatenate([photos.group, groups]))
+
+
 def photo_pairs(cfg: Config) -> PairSet | None:
     """Nested-crop pairs of ``pretrain.unlabelled_photos`` (their images only: annotations beside
-    them are never opened), or None when none are declared."""
+    them are never opened), with their removal edits where ``pretrain.photo_removals`` asks for them;
+    None when no photo is declared."""
     p = cfg.pretrain
     paths = unlabelled_photos(p.unlabelled_photos)
-    return (
-        nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed) if paths else None
-    )
+    if not paths:
+        return None
+    photos = nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed)
+    return with_removals(photos, p.photo_removals, p.photo_removal_area, cfg.seed) if p.photo_removals else photos
 
 
 @dataclass
