@@ -618,6 +618,15 @@ SCALE_LEVERS = {
             ("with 10 per N (counting.photo_people: 10)", "real/levers/photo_people10_seeds", None),
         ],
     ),
+    "removal edits of the photos, three seeds, both rows on the Intel machine": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the adopted counter**, rerun on the Intel machine", "real/levers/adopted_on_intel_seeds", None),
+            ("with one inpainted copy of each photo ranked below it (pretrain.photo_removals: 1)",
+             "real/levers/photo_removals_seeds", None),
+            ("the same, read by its rank head (scale and offset)", "real/levers/photo_removals_seeds", "rank_head"),
+        ],
+    ),
     "embedded world, one seed": (
         ["sim_sparse", "sim_dense"],
         [
@@ -640,7 +649,8 @@ def scale_tables(metrics_dir: Path) -> str:
         runs = [(label, read_json(metrics_dir / f"{name}.json"), readout) for label, name, readout in levers]
         seeds = sorted(set.intersection(*(set(run[names[0]]["seeds"]) for _, run, _ in runs)))
         runs = [(label, restrict(run, seeds), readout) for label, run, readout in runs]
-        parts.append(f"{title.capitalize()} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}; own tiling; MAE mean, in "
+        heading = title[0].upper() + title[1:]  # not str.capitalize, which would lower "Intel"
+        parts.append(f"{heading} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}; own tiling; MAE mean, in "
                      "brackets the range):\n\n"
                      + levers_table(runs, names))
     baseline = read_json(metrics_dir / "levers/baseline_seeds.json")
