@@ -291,7 +291,7 @@ class Pretrain(Section):
     photo_crops: int = 2  # nested crops per photo
     photo_crop_scale: float = 0.6  # area of each crop relative to its parent
     # Removal edits of the same photos without a generator: copies with random regions inpainted from
-    # their surroundings join the pairs, count(photo) >= count(edit) (syrac.method.pretrain.removal_pairs).
+    # their surroundings join the pairs, count(photo) >= count(edit) (syrac.method.pretrain.with_removals).
     photo_removals: int = 0  # inpainted copies per photo; 0: none
     photo_removal_area: float = 0.2  # share of the image each copy inpaints
     self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.method.domain)

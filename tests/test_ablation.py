@@ -46,7 +46,7 @@ def test_nested_crops_rank_each_crop_below_its_parent(tmp_path):
 
 def test_removal_edits_inpaint_regions_of_each_whole_photo_and_rank_them_below_it(tmp_path):
     """Each photo's whole image gains inpainted copies paired below it; the crops' pairs are untouched,
-    the copies differ from the photo only inside their masks, and the edits follow the seed."""
+    each copy changes about its masks' share of the pixels, and the edits follow the seed."""
     from syrac.method.pretrain import removal_mask, with_removals
 
     paths = _noise_images(tmp_path, 3, (60, 80), seed=0)
