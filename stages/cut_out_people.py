@@ -1,6 +1,7 @@
 """Stage: people cut out of the unlabelled photos (``pretrain.unlabelled_photos``, less their development
 part) where the SSD peer detector finds them large and is sure of them, for the counting set's scenes of
-photographed people (``counting.photo_people``). With those scenes off it writes an empty pool and loads no
+photographed people (``counting.photo_people``), and every box it is sure of, for removal edits aimed at
+people (``pretrain.photo_removal_aim``). With neither asked for it writes an empty pool and loads no
 detector."""
 
 from syrac import config, storage
@@ -12,9 +13,10 @@ if __name__ == "__main__":
     args = config.stage_paths("out_dir", "metrics_path")
     cfg = config.load_for_stage()
     counting = cfg.counting
-    photos = unlabelled_photos(cfg.pretrain.unlabelled_photos) if counting.photo_people else []
+    removes_people = cfg.pretrain.photo_removals > 0 and cfg.pretrain.photo_removal_aim == "people"
+    photos = unlabelled_photos(cfg.pretrain.unlabelled_photos) if counting.photo_people or removes_people else []
     photos, skipped = storage.readable_images(photos, cfg.data.bad_images, "checking photos")
     summary = cut_out_people(photos, SsdPeople().people if photos else None, counting.people_score,
                              counting.people_min_height, args.out_dir)
     storage.write_json(args.metrics_path, {**summary, "skipped_bad_images": skipped})
-    print(f"{summary['people']} people cut out of {summary['photos']} photos")
+    print(f"{summary['people']} people cut out of {summary['photos']} photos, {summary['boxes']} boxes kept")

@@ -11,7 +11,7 @@ from syrac.method.model import machine, save_rank_model
 from syrac.method.pretrain import load_pairs, photo_pairs, pretrain, relation_images, training_envelope
 
 if __name__ == "__main__":
-    args = config.stage_paths("pairs_dir", "model_path", "metrics_path", "live_dir", "checkpoint")
+    args = config.stage_paths("pairs_dir", "people_dir", "model_path", "metrics_path", "live_dir", "checkpoint")
     cfg = config.load_for_stage()
     pairs = load_pairs(args.pairs_dir, cfg.model.input_size)
     with Live(dir=str(args.live_dir), save_dvc_exp=False, dvcyaml=None) as live:
@@ -20,7 +20,7 @@ if __name__ == "__main__":
                 live.log_metric(name, value)
             live.next_step()
 
-        photos = photo_pairs(cfg)
+        photos = photo_pairs(cfg, args.people_dir)
         model, summary = pretrain(cfg, pairs, log, args.checkpoint, photos, relation_images(cfg, args.pairs_dir))
     envelope = training_envelope(model, pairs, photos, cfg.seed)
     save_rank_model(args.model_path, model, cfg.model.backbone, cfg.model.input_size,

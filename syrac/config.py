@@ -275,6 +275,7 @@ class Model(Section):
 AUGMENTATIONS = ("paper", "authors")  # syrac.method.augment
 SCALE_TARGETS = ("head", "features")  # syrac.method.scale
 SELECTION_CRITERIA = ("accuracy", "loss")  # the held-out synthetic pairs' ranking accuracy or loss
+REMOVAL_AIMS = ("regions", "people")  # syrac.method.pretrain.with_removals: where the copies inpaint
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ class Pretrain(Section):
     # their surroundings join the pairs, count(photo) >= count(edit) (syrac.method.pretrain.with_removals).
     photo_removals: int = 0  # inpainted copies per photo; 0: none
     photo_removal_area: float = 0.2  # share of the image each copy inpaints
+    photo_removal_aim: str = "regions"  # regions: random ellipses | people: the detector's people first
     self_supervised_epochs: int = 0  # rotation pretext epochs on the training images first (syrac.method.domain)
     adapt_bn: bool = False  # batch-norm statistics recomputed on the unlabelled photos afterwards (AdaBN)
     frozen_stages: int = 0  # the encoder's first stages kept as initialised during rank pre-training
@@ -314,6 +316,8 @@ class Pretrain(Section):
         _require(not self.photo_removals or bool(self.unlabelled_photos), f"{key}.photo_removals",
                  self.photo_removals, f"0 unless {key}.unlabelled_photos are declared (the edits are of them)")
         _require(0 < self.photo_removal_area < 1, f"{key}.photo_removal_area", self.photo_removal_area, "in (0, 1)")
+        _require(self.photo_removal_aim in REMOVAL_AIMS, f"{key}.photo_removal_aim", self.photo_removal_aim,
+                 " or ".join(REMOVAL_AIMS))
         _within(f"{key}.epochs", self.epochs, 1, MAX_EPOCHS)
         _within(f"{key}.batch_size", self.batch_size, 2, MAX_BATCH)
         _require(0 < self.lr <= 1, f"{key}.lr", self.lr, "in (0, 1] (Adam's useful rates lie far below 1)")

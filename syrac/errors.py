@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from types import ModuleType
 
 
 class DatasetError(ValueError):
@@ -40,3 +41,14 @@ def stop_on_input_errors():
         yield
     except INPUT_ERRORS as error:
         sys.exit("error: " + str(error).replace("\n", "\nerror: "))
+
+
+def opencv(error: type[Exception], need: str, instead: str) -> ModuleType:
+    """OpenCV, imported where it is first needed: it is an extra (``.[peers]``), so whatever does not use
+    it runs without it, and whatever does says what needed it, how to install it, or what to set instead."""
+    try:
+        import cv2
+    except ImportError:
+        raise error(f"{need} needs OpenCV: pip install -e \".[peers]\" (make install does it) or "
+                    f"pip install 'opencv-python-headless>=4.5,<5'; or {instead}") from None
+    return cv2

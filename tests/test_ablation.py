@@ -8,7 +8,7 @@ import torch
 import yaml
 from PIL import Image
 
-from syrac import config
+from syrac import config, storage
 from syrac.method import lite0
 from syrac.method.pretrain import nested_crop_pairs, pretrain
 from syrac.studies.ablation import init_strategy, initial_model, train_end_to_end, untrained_models
@@ -67,12 +67,60 @@ def test_removal_edits_inpaint_regions_of_each_whole_photo_and_rank_them_below_i
     assert set(np.unique(masks[0])) == {0, 255} and 0.1 < covered.mean() < 0.2 and covered.max() <= 0.21
 
 
+def test_removal_edits_aimed_at_people_inpaint_the_detected_people_first(tmp_path):
+    """With boxes, each copy removes each detected person with probability 1/2 (as an ellipse over its
+    box) and tops up with random regions only where those cover less than the area; a photo with
+    nobody detected gets regions alone, and the edits follow the seed."""
+    from syrac.method.pretrain import people_mask, with_removals
+
+    import cv2
+
+    box = np.array([[10.0, 10.0, 30.0, 70.0]])  # 20 x 60 in an 80 x 100 image: 0.16 of it as the ellipse over it
+    person = cv2.ellipse(np.zeros((80, 100), np.uint8), (20, 40), (12, 34), 0.0, 0, 360, 255, -1) > 0
+    masks = [people_mask((80, 100), box, 0.05, np.random.default_rng(i)) > 0 for i in range(40)]
+    removed = [bool(m[person].all()) for m in masks]
+    assert 10 < sum(removed) < 30  # about half the copies remove the person
+    for mask, gone in zip(masks, removed):
+        if gone:  # the person covers more than the area: nothing else is inpainted
+            assert not mask[~person].any()
+        else:  # random regions of about the area (which may overlap the person)
+            assert 0 < mask.mean() <= 0.07
+    assert np.mean([(people_mask((80, 100), box, 0.3, np.random.default_rng(i)) > 0).mean() for i in range(20)]) > 0.2
+
+    paths = _noise_images(tmp_path, 2, (60, 80), seed=0)
+    crops = nested_crop_pairs(paths, (30, 40), crops=1, scale=0.5, seed=0)
+    people = [np.array([[5.0, 5.0, 15.0, 25.0]]), np.zeros((0, 4))]
+    pairs = with_removals(crops, 3, 0.2, seed=0, people=people)
+    assert pairs.source[2:].tolist() == [0, 0, 0, 2, 2, 2] and len(pairs.images) == 4 + 6
+    assert torch.equal(with_removals(crops, 3, 0.2, seed=0, people=people).images, pairs.images)
+    regions = with_removals(crops, 3, 0.2, seed=0)
+    assert torch.equal(regions.images[7:], pairs.images[7:])  # nobody detected: the same regions as without boxes
+    assert not torch.equal(regions.images[4:7], pairs.images[4:7])
+
+
+def test_removal_edits_aimed_at_people_read_the_cut_out_stage_s_boxes(tmp_path):
+    from layouts import BUILDERS
+
+    from syrac.method.pretrain import photo_pairs
+
+    BUILDERS["shanghaitech"](tmp_path / "part_B", "train", [3, 5, 7])
+    cfg = _cfg(pretrain={"unlabelled_photos": [{"format": "shanghaitech", "root": str(tmp_path / "part_B"),
+                                                "split": "train"}], "photo_removals": 2, "photo_removal_aim": "people"})
+    with pytest.raises(FileNotFoundError, match="boxes.csv.*dvc repro cut_out_people"):
+        photo_pairs(cfg, tmp_path / "people")
+    storage.write_csv(tmp_path / "people" / "boxes.csv", ["photo", "width", "height", "left", "top", "right",
+                                                          "bottom", "score"], [])
+    assert len(photo_pairs(cfg, tmp_path / "people")) == 2 * 2 + 2 * 2  # crops and copies of the two photos
+
+
 def test_removal_edits_need_unlabelled_photos():
     with pytest.raises(ValueError, match="photo_removals.*unlabelled_photos"):
         _cfg(pretrain={"photo_removals": 1})
     with pytest.raises(ValueError, match="photo_removal_area"):
         _cfg(pretrain={"unlabelled_photos": [{"format": "shanghaitech", "root": "x", "split": "train"}],
                        "photo_removals": 1, "photo_removal_area": 1.0})
+    with pytest.raises(ValueError, match="photo_removal_aim.*regions or people"):
+        _cfg(pretrain={"photo_removal_aim": "faces"})
 
 
 def test_intra_image_pairs_train_with_the_same_trainer(tmp_path):
@@ -147,9 +195,10 @@ def test_unlabelled_photos_join_the_training_pairs_only_and_no_annotation_is_rea
         annotation.write_bytes(b"not a MATLAB file: reading it would fail")
     photos_cfg = _cfg(pretrain={"unlabelled_photos": [{"format": "shanghaitech", "root": str(tmp_path / "part_B"),
                                                        "split": "train"}], "photo_crops": 2})
-    photos = photo_pairs(photos_cfg)  # IMG_1, first of the sorted listing, is the development part: held out
+    # IMG_1, first of the sorted listing, is the development part: held out
+    photos = photo_pairs(photos_cfg, tmp_path / "people")
     assert len(photos) == 4 and photos.group.tolist() == [0, 0, 1, 1]
-    assert photo_pairs(_cfg()) is None  # none declared (the default)
+    assert photo_pairs(_cfg(), tmp_path / "people") is None  # none declared (the default)
 
     synthetic_paths = _noise_images(tmp_path, 20, (40, 60), seed=3)
     synthetic = nested_crop_pairs(synthetic_paths, (32, 48), crops=1, scale=0.5, seed=0)

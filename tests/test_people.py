@@ -6,6 +6,7 @@ import yaml
 from PIL import Image
 
 from syrac import config, storage
+from syrac.data.boxes import PHOTO_BOXES, photo_boxes
 from syrac.data.people import cut_out_people, one_person
 from syrac.synthetic import generate
 from syrac.synthetic.counting import compose_people, read_labels, read_people
@@ -43,7 +44,7 @@ def test_cut_out_people_writes_each_kept_box_and_its_provenance(tmp_path):
     photos = _photos(tmp_path / "photos", 2)
     detector = Everywhere([(10, 5, 30, 65), (50, 0, 110, 60), (100.5, 40.2, 120.7, 100.9)], [0.9, 0.95, 0.7])
     summary = cut_out_people(photos, detector, 0.6, 48, tmp_path / "people")
-    assert summary == {"photos": 2, "people": 4}  # the square box is a group, in both photos
+    assert summary == {"photos": 2, "people": 4, "boxes": 6}  # the square box is a group, in both photos
     rows = storage.read_csv(tmp_path / "people" / "people.csv")
     assert [r["photo"] for r in rows] == [str(photos[0])] * 2 + [str(photos[1])] * 2
     assert [(r["left"], r["top"], r["right"], r["bottom"]) for r in rows[:2]] == [("10", "5", "30", "65"),
@@ -53,8 +54,25 @@ def test_cut_out_people_writes_each_kept_box_and_its_provenance(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["people", "photos"]  # no half-written pool left
 
 
+def test_every_sure_box_is_recorded_and_read_back_in_the_resized_photos_pixels(tmp_path):
+    """boxes.csv holds every box at the score, the group's too (a removal edit takes it, a cut-out does
+    not); ``photo_boxes`` scales them to the size rank pre-training holds each photo at, in order."""
+    photos = _photos(tmp_path / "photos", 2)  # 160 x 120
+    detector = Everywhere([(10, 5, 30, 65), (50, 0, 110, 60), (0, 0, 8, 8)], [0.9, 0.95, 0.5])
+    cut_out_people(photos, detector, 0.6, 48, tmp_path / "people")
+    rows = storage.read_csv(tmp_path / "people" / PHOTO_BOXES)
+    assert [(r["photo"], r["width"], r["height"], r["left"], r["score"]) for r in rows[:2]] == [
+        (str(photos[0]), "160", "120", "10.0", "0.9"), (str(photos[0]), "160", "120", "50.0", "0.95")]
+    assert len(rows) == 4  # the unsure box in neither photo
+    other = tmp_path / "elsewhere.jpg"
+    boxes = photo_boxes(tmp_path / "people", [photos[1], other, photos[0]], (60, 40))  # half as high, a quarter as wide
+    np.testing.assert_allclose(boxes[0], [[2.5, 2.5, 7.5, 32.5], [12.5, 0, 27.5, 30]])
+    assert boxes[1].shape == (0, 4)  # a photo the detector found nobody in
+    np.testing.assert_allclose(boxes[2], boxes[0])
+
+
 def test_no_photos_give_an_empty_pool(tmp_path):
-    assert cut_out_people([], None, 0.6, 48, tmp_path / "people") == {"photos": 0, "people": 0}
+    assert cut_out_people([], None, 0.6, 48, tmp_path / "people") == {"photos": 0, "people": 0, "boxes": 0}
     assert read_people(tmp_path / "people") == []
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from syrac import storage
+from syrac.data.boxes import BOX_COLUMNS, PHOTO_BOXES
 from syrac.synthetic.counting import PEOPLE
 from syrac.synthetic.generate import finish
 
@@ -37,16 +38,20 @@ def one_person(box, score: float, min_score: float, min_height: float) -> bool:
 def cut_out_people(photos: list[Path], find_people: FindPeople, min_score: float, min_height: float,
                    out_dir: Path) -> dict:
     """Every kept box of every photo as an image file in ``out_dir`` with ``people.csv`` beside them
-    (which photo and where). Written to a sibling folder and moved into place at the end, so a killed
-    run leaves no half-written pool."""
+    (which photo and where), and every box scored ``min_score`` or more in ``boxes.csv`` (the people
+    that ``pretrain.photo_removal_aim: people`` removes). Written to a sibling folder and moved into
+    place at the end, so a killed run leaves no half-written pool."""
     work = out_dir.with_name(out_dir.name + ".part")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    rows = []
-    for photo in tqdm(photos, desc="people cut out of the photos", unit="img"):
+    rows, sure = [], []
+    for photo in tqdm(photos, desc="people found in the photos", unit="img"):
         image = storage.read_image(photo)
         boxes, scores = find_people(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))
         for box, score in zip(boxes, scores):
+            if score >= min_score:
+                sure.append([str(photo), image.width, image.height, *(round(float(v), 1) for v in box),
+                             round(float(score), 4)])
             if not one_person(box, float(score), min_score, min_height):
                 continue
             left, top = max(0, int(box[0])), max(0, int(box[1]))
@@ -55,5 +60,7 @@ def cut_out_people(photos: list[Path], find_people: FindPeople, min_score: float
             storage.write_image(work / name, np.asarray(image.crop((left, top, right, bottom))))
             rows.append([name, str(photo), left, top, right, bottom, round(float(score), 4)])
     storage.write_csv(work / PEOPLE, PEOPLE_COLUMNS, rows)
+    storage.write_csv(work / PHOTO_BOXES, BOX_COLUMNS, sure)
     finish(work, out_dir)
-    return {"photos": len(photos), "people": len(rows)}
+    return {"photos": len(photos), "people": len(rows), "boxes": len(sure)}
+

@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image
 
 from syrac import storage
+from syrac.errors import opencv
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-INSTALL_OPENCV = "pip install 'opencv-python-headless>=4.5,<5' (or the project's extra: pip install -e '.[peers]')"
 
 
 @dataclass(frozen=True)
@@ -62,21 +62,13 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def _opencv():
-    try:
-        import cv2
-    except ImportError:
-        raise ValueError(f"reading a video needs OpenCV: {INSTALL_OPENCV}") from None
-    return cv2
-
-
 class VideoFrames:
     """The frames of one video file to count, every ``every``; iterate once. ``claimed`` is the frame
     count its header gives (may be wrong), ``note`` says after iterating whether the stream ended
     before it."""
 
     def __init__(self, path: Path, every: Every, max_pixels: int | None = None):
-        cv2 = _opencv()
+        cv2 = opencv(ValueError, "reading a video", "count its frames as a folder of images")
         self.path, self.capture = path, cv2.VideoCapture(str(path))
         if not self.capture.isOpened():
             raise ValueError(f"{path}: not a readable video (OpenCV cannot open it)")

@@ -24,8 +24,9 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.config import Config
+from syrac.data.boxes import PHOTO_BOXES, photo_boxes
 from syrac.data.datasets import unlabelled_photos
-from syrac.errors import MissingWeightsError
+from syrac.errors import MissingWeightsError, opencv
 from syrac.method.augment import augment
 from syrac.method.domain import adapt_batch_norm, rotation_pretext
 from syrac.method.envelope import Envelope, fit_envelope
@@ -99,12 +100,7 @@ REMOVAL_STREAM = 1  # the removal edits' random stream beside the nested crops' 
 
 
 def _opencv():
-    try:
-        import cv2
-    except ImportError:
-        raise MissingWeightsError("pretrain.photo_removals inpaints with OpenCV: pip install -e \".[peers]\" (make "
-                                  "install does it), or set pretrain.photo_removals: 0") from None
-    return cv2
+    return opencv(MissingWeightsError, "pretrain.photo_removals (inpainting)", "set pretrain.photo_removals: 0")
 
 
 def removal_mask(shape: tuple[int, int], area: float, rng: np.random.Generator) -> np.ndarray:
@@ -122,13 +118,33 @@ def removal_mask(shape: tuple[int, int], area: float, rng: np.random.Generator) 
     return mask
 
 
-def with_removals(photos: PairSet, edits: int, area: float, seed: int) -> PairSet:
+PERSON_MARGIN = 1.15  # an ellipse a little wider than its box's inscribed one, so no outline of the person is left
+
+
+def people_mask(shape: tuple[int, int], boxes: np.ndarray, area: float, rng: np.random.Generator) -> np.ndarray:
+    """The removal aimed at people: each detected person (an N x 4 box in the image's pixels) removed
+    with probability 1/2 as the ellipse over its box, then random regions (``removal_mask``) up to
+    ``area`` where the people removed cover less. Where the detector finds people, what disappears is
+    them, not street texture; where it finds few (dense crowds of small heads), the regions hold heads."""
+    cv2 = _opencv()
+    mask = np.zeros(shape, np.uint8)
+    for left, top, right, bottom in boxes[rng.random(len(boxes)) < 0.5]:
+        centre = (round((left + right) / 2), round((top + bottom) / 2))
+        axes = (max(1, round(PERSON_MARGIN * (right - left) / 2)), max(1, round(PERSON_MARGIN * (bottom - top) / 2)))
+        cv2.ellipse(mask, centre, axes, 0.0, 0, 360, 255, -1)
+    missing = area - float((mask > 0).mean())
+    return np.maximum(mask, removal_mask(shape, missing, rng)) if missing > 0 else mask
+
+
+def with_removals(photos: PairSet, edits: int, area: float, seed: int,
+                  people: list[np.ndarray] | None = None) -> PairSet:
     """The paper's removal edit made without a generator: per photo (the whole image of each group of
-    ``nested_crop_pairs``) ``edits`` copies whose random regions (``removal_mask``) are inpainted from
-    their surroundings (OpenCV's Telea), each paired below the photo. Inpainting can hide people and
-    cannot draw any, so count(photo) >= count(edit) for any photo, as for Stable Diffusion's edits:
-    on a dense crowd nearly every region holds heads, so the pairs rank crowd texture above its
-    absence on the photos themselves, where the simulator's pairs rank only renders."""
+    ``nested_crop_pairs``) ``edits`` copies whose random regions (``removal_mask``), or first its
+    ``people`` (per photo, their boxes in its pixels: ``people_mask``), are inpainted from their
+    surroundings (OpenCV's Telea), each paired below the photo. Inpainting can hide people and cannot
+    draw any, so count(photo) >= count(edit) for any photo, as for Stable Diffusion's edits: on a
+    dense crowd nearly every region holds heads, so the pairs rank crowd texture above its absence on
+    the photos themselves, where the simulator's pairs rank only renders."""
     cv2 = _opencv()
     first = np.unique(photos.group, return_index=True)[1]
     copies, sources, groups = [], [], []
@@ -136,7 +152,9 @@ def with_removals(photos: PairSet, edits: int, area: float, seed: int) -> PairSe
         rng = np.random.default_rng([seed, group, REMOVAL_STREAM])
         image = np.ascontiguousarray(photos.images[whole].permute(1, 2, 0).numpy())
         for _ in range(edits):
-            copies.append(cv2.inpaint(image, removal_mask(image.shape[:2], area, rng), 5, cv2.INPAINT_TELEA))
+            mask = (removal_mask(image.shape[:2], area, rng) if people is None
+                    else people_mask(image.shape[:2], people[group], area, rng))
+            copies.append(cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA))
             sources.append(whole)
             groups.append(group)
     start = len(photos.images)
@@ -145,16 +163,25 @@ def with_removals(photos: PairSet, edits: int, area: float, seed: int) -> PairSe
                    np.concatenate([photos.group, groups]))
 
 
-def photo_pairs(cfg: Config) -> PairSet | None:
+def photo_pairs(cfg: Config, people_dir: Path) -> PairSet | None:
     """Nested-crop pairs of ``pretrain.unlabelled_photos`` (their images only: annotations beside
-    them are never opened), with their removal edits where ``pretrain.photo_removals`` asks for them;
-    None when no photo is declared."""
+    them are never opened), with their removal edits where ``pretrain.photo_removals`` asks for them
+    (aimed at the people that stage cut_out_people found in ``people_dir`` where
+    ``pretrain.photo_removal_aim`` is people); None when no photo is declared."""
     p = cfg.pretrain
     paths = unlabelled_photos(p.unlabelled_photos)
     if not paths:
         return None
     photos = nested_crop_pairs(paths, cfg.model.input_size, p.photo_crops, p.photo_crop_scale, cfg.seed)
-    return with_removals(photos, p.photo_removals, p.photo_removal_area, cfg.seed) if p.photo_removals else photos
+    if not p.photo_removals:
+        return photos
+    people = None
+    if p.photo_removal_aim == "people":
+        if not (people_dir / PHOTO_BOXES).is_file():
+            raise FileNotFoundError(f"{people_dir / PHOTO_BOXES}: not found; pretrain.photo_removal_aim: people "
+                                    "removes the people that stage cut_out_people finds (dvc repro cut_out_people)")
+        people = photo_boxes(people_dir, paths, cfg.model.input_size)
+    return with_removals(photos, p.photo_removals, p.photo_removal_area, cfg.seed, people)
 
 
 @dataclass

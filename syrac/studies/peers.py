@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from syrac.errors import MissingWeightsError
+from syrac.errors import MissingWeightsError, opencv
 from syrac.method.features import grid_boxes
 from syrac.storage import read_image
 
@@ -42,12 +42,7 @@ MERGE_OVERLAP = 0.5  # intersection over the smaller box at which two boxes are 
 
 
 def _opencv():
-    try:
-        import cv2
-    except ImportError:
-        raise MissingWeightsError(f"the peer detectors need OpenCV (opencv-python-headless<5): {EXTRA}, "
-                                  "or set peers.detectors: []") from None
-    return cv2
+    return opencv(MissingWeightsError, "the peer detectors", "set peers.detectors: []")
 
 
 def ssd_files() -> tuple[Path, Path]:

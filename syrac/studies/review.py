@@ -224,10 +224,11 @@ def held_out_accuracies(model: RankCounter, held: PairSet, counts: np.ndarray) -
     }
 
 
-def untrained_head(cfg: Config, model: RankCounter, train: PairSet) -> tuple[tuple[np.ndarray, float], float]:
+def untrained_head(cfg: Config, model: RankCounter, train: PairSet,
+                   people_dir: Path) -> tuple[tuple[np.ndarray, float], float]:
     """The untrained encoder's rank head, fitted on the training pairs SYRAC saw (the synthetic
-    ``train`` pairs plus any unlabelled photos' crops); and its training accuracy."""
-    photos = photo_pairs(cfg)
+    ``train`` pairs plus any unlabelled photos' crops and edits); and its training accuracy."""
+    photos = photo_pairs(cfg, people_dir)
     train = concat(train, photos) if photos is not None else train
     features = encode(model, train.images.permute(0, 2, 3, 1).numpy())
     source, edit = features[train.source.numpy()], features[train.edit.numpy()]
@@ -301,9 +302,9 @@ def fit_classifier(
     return CountClassifier(features, prompted, c), {"c": c, "cv_rmse_noisy_labels": errors[c]}
 
 
-def ranking_review(cfg: Config, rank_path: Path, intra_path: Path, pairs_dir: Path, pairs_truth: Path, bench_root: Path,
-                   features_root: Path, encoder_features: Path, truth_root: Path, grids: dict[str, int],
-                   plots_dir: Path) -> tuple[dict, dict]:
+def ranking_review(cfg: Config, rank_path: Path, intra_path: Path, pairs_dir: Path, people_dir: Path,
+                   pairs_truth: Path, bench_root: Path, features_root: Path, encoder_features: Path,
+                   truth_root: Path, grids: dict[str, int], plots_dir: Path) -> tuple[dict, dict]:
     """Questions 1 and 2 on every benchmark: pair accuracy by count ratio of SYRAC's head, the
     intra-image baseline's and a head fitted on the untrained encoder; the worst-ordered pairs (drawn
     into ``plots_dir``); edits that remove nobody. Returns the metrics and the worst pairs.
@@ -315,7 +316,7 @@ def ranking_review(cfg: Config, rank_path: Path, intra_path: Path, pairs_dir: Pa
     syrac = to_device(load_rank_model(rank_path)[0], device)
     untrained = to_device(initial_model(cfg), device)
     train, held = split_holdout(load_pairs(pairs_dir, size), cfg.pretrain.holdout_fraction, cfg.seed)
-    fitted, fitted_accuracy = untrained_head(cfg, untrained, train)
+    fitted, fitted_accuracy = untrained_head(cfg, untrained, train, people_dir)
     intra_head = rank_head_weights(read_model_file(intra_path)["state_dict"])
     heads = {"synthetic_rank": (features_root, rank_head_weights(syrac.state_dict())),
              "intra_image_rank": (encoder_features / "intra_image_rank", intra_head),
