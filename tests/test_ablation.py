@@ -71,9 +71,9 @@ def test_removal_edits_aimed_at_people_inpaint_the_detected_people_first(tmp_pat
     """With boxes, each copy removes each detected person with probability 1/2 (as an ellipse over its
     box) and tops up with random regions only where those cover less than the area; a photo with
     nobody detected gets regions alone, and the edits follow the seed."""
-    from syrac.method.pretrain import people_mask, with_removals
-
     import cv2
+
+    from syrac.method.pretrain import people_mask, with_removals
 
     box = np.array([[10.0, 10.0, 30.0, 70.0]])  # 20 x 60 in an 80 x 100 image: 0.16 of it as the ellipse over it
     person = cv2.ellipse(np.zeros((80, 100), np.uint8), (20, 40), (12, 34), 0.0, 0, 360, 255, -1) > 0

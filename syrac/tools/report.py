@@ -618,13 +618,16 @@ SCALE_LEVERS = {
             ("with 10 per N (counting.photo_people: 10)", "real/levers/photo_people10_seeds", None),
         ],
     ),
-    "removal edits of the photos, three seeds, both rows on the Intel machine": (
+    "removal edits of the photos, three seeds, every row on the Intel machine": (
         ["shanghaitech_a", "shanghaitech_b"],
         [
             ("**the adopted counter**, rerun on the Intel machine", "real/levers/adopted_on_intel_seeds", None),
             ("with one inpainted copy of each photo ranked below it (pretrain.photo_removals: 1)",
              "real/levers/photo_removals_seeds", None),
             ("the same, read by its rank head (scale and offset)", "real/levers/photo_removals_seeds", "rank_head"),
+            ("with the copy aimed at people: the detector's people first, regions up to the same share "
+             "(pretrain.photo_removal_aim: people)", "real/levers/people_removals_seeds", None),
+            ("the same, read by its rank head (scale and offset)", "real/levers/people_removals_seeds", "rank_head"),
         ],
     ),
     "embedded world, one seed": (
