@@ -1,5 +1,7 @@
 """Off-the-shelf person detectors: they find a photographed person, tile big images, and say what is missing."""
 
+import sys
+
 import numpy as np
 import pytest
 import yaml
@@ -58,6 +60,22 @@ def test_a_missing_package_is_a_check_problem_naming_the_extra(tmp_path, monkeyp
     params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), {"peers": {"detectors": ["hog"]}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     assert not [p for p in check.problems(str(tmp_path / "params.yaml")) if p.startswith("peers.")]
+
+
+
+
+def test_without_opencv_each_user_of_it_says_what_needed_it_and_what_to_set_instead(tmp_path, monkeypatch):
+    from syrac.inference.video import Every, VideoFrames
+    from syrac.method.pretrain import removal_mask
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError, as where it is not installed
+    with pytest.raises(MissingWeightsError, match=r"running the peer detectors needs OpenCV: pip install.*"
+                                                  r"set peers\.detectors: \[\]"):
+        peers.load("hog")
+    with pytest.raises(MissingWeightsError, match=r"inpainting the removal copies needs OpenCV.*photo_removals: 0"):
+        removal_mask((10, 10), 0.2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"reading a video needs OpenCV.*folder of images"):
+        VideoFrames(tmp_path / "clip.mp4", Every.parse("1"))
 
 
 @pytest.mark.parametrize("detectors", [["yolo"], ["hog", "hog"]])

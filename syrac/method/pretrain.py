@@ -100,7 +100,7 @@ REMOVAL_STREAM = 1  # the removal edits' random stream beside the nested crops' 
 
 
 def _opencv():
-    return opencv(MissingWeightsError, "pretrain.photo_removals (inpainting)", "set pretrain.photo_removals: 0")
+    return opencv(MissingWeightsError, "inpainting the removal copies", "set pretrain.photo_removals: 0")
 
 
 def removal_mask(shape: tuple[int, int], area: float, rng: np.random.Generator) -> np.ndarray:

@@ -42,7 +42,7 @@ MERGE_OVERLAP = 0.5  # intersection over the smaller box at which two boxes are 
 
 
 def _opencv():
-    return opencv(MissingWeightsError, "the peer detectors", "set peers.detectors: []")
+    return opencv(MissingWeightsError, "running the peer detectors", "set peers.detectors: []")
 
 
 def ssd_files() -> tuple[Path, Path]:
