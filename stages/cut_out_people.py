@@ -13,8 +13,8 @@ if __name__ == "__main__":
     args = config.stage_paths("out_dir", "metrics_path")
     cfg = config.load_for_stage()
     counting = cfg.counting
-    removes_people = cfg.pretrain.photo_removals > 0 and cfg.pretrain.photo_removal_aim == "people"
-    photos = unlabelled_photos(cfg.pretrain.unlabelled_photos) if counting.photo_people or removes_people else []
+    scan = counting.photo_people or cfg.pretrain.removes_detected_people
+    photos = unlabelled_photos(cfg.pretrain.unlabelled_photos) if scan else []
     photos, skipped = storage.readable_images(photos, cfg.data.bad_images, "checking photos")
     summary = cut_out_people(photos, SsdPeople().people if photos else None, counting.people_score,
                              counting.people_min_height, args.out_dir)

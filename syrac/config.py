@@ -306,6 +306,12 @@ class Pretrain(Section):
     select_on: str = "accuracy"  # the checkpoint kept: best held-out ranking accuracy, or loss (the authors')
     patience: int = 0  # > 0: stop once this many epochs pass without a better held-out figure; 0: every epoch
 
+    @property
+    def removes_detected_people(self) -> bool:
+        """Removal copies aimed at the detector's people: stage cut_out_people then scans the photos for
+        them, and rank pre-training reads its boxes."""
+        return self.photo_removals > 0 and self.photo_removal_aim == "people"
+
     def validate(self, key: str) -> None:
         _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)
         _require(not self.adapt_bn or bool(self.unlabelled_photos), f"{key}.adapt_bn", self.adapt_bn,

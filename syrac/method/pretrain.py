@@ -176,7 +176,7 @@ def photo_pairs(cfg: Config, people_dir: Path) -> PairSet | None:
     if not p.photo_removals:
         return photos
     people = None
-    if p.photo_removal_aim == "people":
+    if p.removes_detected_people:
         if not (people_dir / PHOTO_BOXES).is_file():
             raise FileNotFoundError(f"{people_dir / PHOTO_BOXES}: not found; pretrain.photo_removal_aim: people "
                                     "removes the people that stage cut_out_people finds (dvc repro cut_out_people)")
