@@ -66,6 +66,7 @@ def test_every_seed_runs_the_params_seed_last_and_the_mean_is_written(params, mo
 
 def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
     calls = []
+    monkeypatch.setattr(seeds, "latest_experiment", lambda seed: f"refs/exps/ab/cd/seed{seed}")
     monkeypatch.setattr(seeds.subprocess, "run", lambda command, check: calls.append(command))
     monkeypatch.setattr(seeds, "_workspace_file", lambda path: json.dumps(fake_metrics(0)[Path(path).stem])
                         if path.startswith("metrics/") else None)
@@ -73,8 +74,9 @@ def test_the_headline_runs_leave_table_3_out(params, monkeypatch):
     assert calls == [["dvc", "exp", "run", "-S", "seed=1", "evaluate", "review_probes", "sparse_scenes"]]
     result = json.loads((params.parent / "metrics/seeds.json").read_text())
     assert "ablation" not in result
-    assert list(result) == ["b", "readouts", "sparse_scenes", "machine", "minutes_per_seed"]
+    assert list(result) == ["b", "readouts", "sparse_scenes", "machine", "minutes_per_seed", "experiments"]
     assert result["minutes_per_seed"]["1"] >= 0
+    assert result["experiments"] == {"1": "refs/exps/ab/cd/seed1"}  # the experiment the seed ran as
 
 
 def test_a_lever_run_records_what_it_changed_and_the_scale_figures_where_a_run_wrote_them(params, monkeypatch):
@@ -150,9 +152,10 @@ def test_no_ensemble_where_each_seed_counted_other_scenes(params, monkeypatch):
     assert "ensemble" not in json.loads((params.parent / "metrics/seeds.json").read_text())["b"]
 
 
-def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(tmp_path, monkeypatch):
-    """A stage with a metric kept in git, which DVC's run cache never restores: after another seed
-    ran, the seed's experiment is put back and `dvc exp run` at that seed finds nothing to do."""
+@pytest.fixture
+def seeded_pipeline(tmp_path, monkeypatch):
+    """A git and DVC repository whose one stage writes its seed to a cached model and a metric kept in git,
+    which DVC's run cache never restores; seed 1 then seed 0 ran as experiments."""
     (tmp_path / "params.yaml").write_text("seed: 0\n")
     (tmp_path / "train.py").write_text(textwrap.dedent("""\
         import json, yaml
@@ -176,6 +179,13 @@ def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(
     monkeypatch.chdir(tmp_path)
     for seed in (1, 0):
         dvc("exp", "run", "-S", f"seed={seed}", cwd=tmp_path)
+    return tmp_path
+
+
+def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(seeded_pipeline):
+    """After another seed ran, the seed's experiment is put back and `dvc exp run` at that seed finds
+    nothing to do."""
+    tmp_path = seeded_pipeline
     assert (tmp_path / "model.txt").read_text() == "weights of seed 0"
 
     ref = seeds.latest_experiment(1)
@@ -187,6 +197,33 @@ def test_reuse_restores_the_seeds_experiment_so_an_unchanged_stage_is_not_rerun(
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["seed"] == 0  # params and code are left alone
     dvc("exp", "run", "-S", "seed=1", cwd=tmp_path)
     assert (tmp_path / "runs.log").read_text().split() == ["1", "0"]  # seed 1 was not trained again
+
+
+def test_reuse_from_starts_each_seed_from_the_named_experiment_and_refuses_another_seeds(seeded_pipeline,
+                                                                                     monkeypatch, capsys):
+    """A named experiment is found by its name and checked against the seed it is to stand for; the run
+    records where each seed started and the experiment it ended as."""
+    names = {seed: seeds.latest_experiment(seed).rsplit("/", 1)[1] for seed in (0, 1)}
+    full = seeded_pipeline / "full_params.yaml"  # the repository's params at the pipeline's seed 0
+    full.write_text(yaml.safe_dump({**yaml.safe_load((REPO / "params.yaml").read_text()), "seed": 0}))
+    assert seeds.named_experiment(names[1], 1) == seeds.latest_experiment(1)
+    with pytest.raises(SystemExit, match="ran at seed 1, not 0"):
+        seeds.named_experiment(names[1], 0)
+    with pytest.raises(SystemExit, match="0 DVC experiments are called 'no-such'"):
+        seeds.named_experiment("no-such", 0)
+    with pytest.raises(SystemExit):
+        seeds.main(["--seeds", "0", "1", "--reuse-from", names[0], "--params", str(full)])
+    assert "one experiment per seed: 2 seeds, 1 experiments" in capsys.readouterr().err
+
+    restored = []
+    monkeypatch.setattr(seeds, "restore_experiment", restored.append)
+    monkeypatch.setattr(seeds, "run_seed", lambda seed, _: fake_metrics(seed))
+    assert seeds.main(["--seeds", "1", "0", "--reuse-from", names[1], names[0], "--out", "s.json",
+                       "--params", str(full)]) == 0
+    assert restored == [seeds.latest_experiment(1), seeds.latest_experiment(0)]  # the params file's seed last
+    result = storage.read_json(seeded_pipeline / "s.json")
+    assert result["started_from"] == {"1": seeds.latest_experiment(1), "0": seeds.latest_experiment(0)}
+    assert result["experiments"] == result["started_from"]  # nothing new ran here: each seed ended where it began
 
 
 def test_from_experiments_summarises_each_seeds_latest_experiment_and_runs_nothing(params, monkeypatch, capsys):

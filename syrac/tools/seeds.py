@@ -4,6 +4,8 @@
     python -m syrac.tools.seeds --seeds 0 1 2 --out metrics/real/seeds.json
     python -m syrac.tools.seeds --headline           # the counter and the read-outs only, not Table 3's baselines
     python -m syrac.tools.seeds --reuse              # each seed from its latest experiment: only changed stages rerun
+    python -m syrac.tools.seeds --reuse-from a b c   # seeds 0 1 2 from these named experiments (a read-out lever
+                                                     # on a training lever's encoders)
     python -m syrac.tools.seeds --from-experiments   # summarise each seed's latest experiment, running nothing
 
 One seed is one draw of the sources, the pairs, the initial weights and the batches: a result that
@@ -17,6 +19,9 @@ ensemble*, scored beside them: what N times the training and N times the inferen
 DVC's run cache skips no stage with metrics kept in git, so a read-out lever tried at three seeds
 would retrain three encoders. ``--reuse`` first restores each seed's latest experiment (its lock
 file and outputs) into the workspace; `dvc exp run` then reruns only what the change touches.
+``--reuse-from`` names the experiment of each seed instead, where one repository holds several runs
+of a seed (a reference and a training lever): a read-out lever is then measured on exactly the
+encoders it names. Every run records the experiment each seed ended as, for its table's provenance.
 """
 
 from __future__ import annotations
@@ -182,6 +187,20 @@ def latest_experiment(seed: int) -> str | None:
     return None
 
 
+def named_experiment(name: str, seed: int) -> str:
+    """The git ref of the DVC experiment called ``name`` (as `dvc exp show` lists it), which must have run
+    at ``seed``: a read-out measured on another seed's encoder would be scored as this seed's."""
+    refs = [r for r in _git("for-each-ref", "--format=%(refname)", "refs/exps").stdout.split()
+            if r.count("/") == 4 and r.rsplit("/", 1)[1] == name]
+    if len(refs) != 1:
+        raise SystemExit(f"--reuse-from: {len(refs)} DVC experiments are called {name!r}; name one of `dvc exp list`")
+    ran_at = (yaml.safe_load(_git("show", f"{refs[0]}:params.yaml").stdout) or {}).get("seed")
+    if ran_at != seed:
+        raise SystemExit(f"--reuse-from: experiment {name!r} ran at seed {ran_at}, not {seed}: "
+                         "name them in --seeds order")
+    return refs[0]
+
+
 def restore_experiment(ref: str) -> None:
     """Put an experiment's lock file and outputs in the workspace, leaving code, params and git's
     index alone: git restores the uncached outputs, `dvc checkout` the cached ones."""
@@ -206,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="start each seed from its latest DVC experiment, so only the stages a change touches rerun",
     )
+    parser.add_argument("--reuse-from", nargs="+", metavar="EXPERIMENT",
+                        help="like --reuse, but each seed (in --seeds order) from the DVC experiment of this name")
     parser.add_argument("--from-experiments", action="store_true",
                         help="run nothing: summarise the latest DVC experiment of each seed")
     parser.add_argument("--lever", default="", help="what this run changes against the adopted params (recorded in "
@@ -216,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = [s for s in args.seeds if not 0 <= s < config.SEED_LIMIT]
     if bad or len(set(args.seeds)) != len(args.seeds):
         parser.error(f"seeds must be distinct integers in [0, {config.SEED_LIMIT}); got {args.seeds}")
+    if args.reuse_from and len(args.reuse_from) != len(args.seeds):
+        parser.error(f"--reuse-from names one experiment per seed: {len(args.seeds)} seeds, "
+                     f"{len(args.reuse_from)} experiments")
+    starts = {seed: named_experiment(name, seed) for seed, name in zip(args.seeds, args.reuse_from or ())}
     if args.from_experiments:
         refs = {seed: latest_experiment(seed) for seed in args.seeds}
         if missing := [seed for seed, ref in refs.items() if ref is None]:
@@ -231,19 +256,22 @@ def main(argv: list[str] | None = None) -> int:
     order = sorted(args.seeds, key=lambda s: s == current)  # the params file's seed last
     if current not in args.seeds:
         order.append(current)  # run it too, so the workspace ends at the params file's seed
-    runs, minutes = {}, {}
+    runs, minutes, ended_as = {}, {}, {}
     for seed in order:
         start = time.perf_counter()
-        ref = latest_experiment(seed) if args.reuse else None
+        ref = starts.get(seed) or (latest_experiment(seed) if args.reuse or args.reuse_from else None)
         if ref:
             print(f"seed {seed}: from {ref}", file=sys.stderr)
             restore_experiment(ref)
         print(f"seed {seed}: dvc exp run -S seed={seed}", file=sys.stderr)
         runs[seed] = run_seed(seed, args.headline)
+        ended_as[str(seed)] = latest_experiment(seed)
         minutes[str(seed)] = round((time.perf_counter() - start) / 60, 1)
         print(f"seed {seed}: {minutes[str(seed)]} min", file=sys.stderr)
     return _write(args.out, {seed: runs[seed] for seed in args.seeds},
-                  {**lever, "minutes_per_seed": {str(seed): minutes[str(seed)] for seed in args.seeds}})
+                  {**lever, "minutes_per_seed": {str(seed): minutes[str(seed)] for seed in args.seeds},
+                   "experiments": {str(seed): ended_as[str(seed)] for seed in args.seeds},
+                   **({"started_from": {str(seed): ref for seed, ref in starts.items()}} if starts else {})})
 
 
 def _write(out: Path, runs: dict[int, dict], extra: dict | None = None) -> int:
