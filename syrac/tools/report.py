@@ -628,6 +628,10 @@ SCALE_LEVERS = {
             ("with the copy aimed at people: the detector's people first, regions up to the same share "
              "(pretrain.photo_removal_aim: people)", "real/levers/people_removals_seeds", None),
             ("the same, read by its rank head (scale and offset)", "real/levers/people_removals_seeds", "rank_head"),
+            ("the copy aimed at people, half the share inpainted (pretrain.photo_removal_area: 0.1)",
+             "real/levers/people_removals_area01_seeds", None),
+            ("the same, read by its rank head (scale and offset)", "real/levers/people_removals_area01_seeds",
+             "rank_head"),
         ],
     ),
     "embedded world, one seed": (
