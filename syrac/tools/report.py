@@ -547,7 +547,7 @@ SCALE_LEVERS = {
                 "nonnegative_rank_refined",
             ),
             (
-                "**scale relations, weight 1; ridge probe, rank-refined N (adopted)**",
+                "**scale relations, weight 1; ridge probe, rank-refined N (adopted, then lever 9 on top)**",
                 "real/levers/scale_relations_seeds",
                 "ridge_rank_refined",
             ),
@@ -609,10 +609,10 @@ SCALE_LEVERS = {
             ("the same with 20 per N (counting.photo_people: 20), seed 0", "real/levers/photo_people20_seeds", None),
         ],
     ),
-    "photographed people, three seeds, against the adopted counter": (
+    "photographed people, three seeds, against the counter then adopted": (
         ["shanghaitech_a", "shanghaitech_b"],
         [
-            ("**the adopted counter** (renders only)", "real/levers/scale_relations_seeds", "ridge_rank_refined"),
+            ("**the counter then adopted** (renders only)", "real/levers/scale_relations_seeds", "ridge_rank_refined"),
             ("with 20 scenes of photographed people per prompted N (counting.photo_people: 20)",
              "real/levers/photo_people20_seeds", None),
             ("with 10 per N (counting.photo_people: 10)", "real/levers/photo_people10_seeds", None),
@@ -621,14 +621,14 @@ SCALE_LEVERS = {
     "removal edits of the photos, three seeds, every row on the Intel machine": (
         ["shanghaitech_a", "shanghaitech_b"],
         [
-            ("**the adopted counter**, rerun on the Intel machine", "real/levers/adopted_on_intel_seeds", None),
+            ("**the counter then adopted**, rerun on the Intel machine", "real/levers/adopted_on_intel_seeds", None),
             ("with one inpainted copy of each photo ranked below it (pretrain.photo_removals: 1)",
              "real/levers/photo_removals_seeds", None),
             ("the same, read by its rank head (scale and offset)", "real/levers/photo_removals_seeds", "rank_head"),
             ("with the copy aimed at people: the detector's people first, regions up to the same share "
              "(pretrain.photo_removal_aim: people)", "real/levers/people_removals_seeds", None),
             ("the same, read by its rank head (scale and offset)", "real/levers/people_removals_seeds", "rank_head"),
-            ("the copy aimed at people, half the share inpainted (pretrain.photo_removal_area: 0.1)",
+            ("**the copy aimed at people, half the share inpainted (pretrain.photo_removal_area: 0.1; adopted)**",
              "real/levers/people_removals_area01_seeds", None),
             ("the same, read by its rank head (scale and offset)", "real/levers/people_removals_area01_seeds",
              "rank_head"),
