@@ -632,6 +632,8 @@ SCALE_LEVERS = {
              "real/levers/people_removals_area01_seeds", None),
             ("the same, read by its rank head (scale and offset)", "real/levers/people_removals_area01_seeds",
              "rank_head"),
+            ("the adopted counter with 0.15 of each copy inpainted (pretrain.photo_removal_area: 0.15)",
+             "real/levers/people_removals_area015_seeds", None),
         ],
     ),
     "embedded world, one seed": (
