@@ -177,24 +177,30 @@ def _git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], capture_output=True, text=True)
 
 
+def _experiment_refs() -> list[str]:
+    """This repository's DVC experiments, newest first: refs/exps/<baseline>/<rest>/<name>, not exec/stash refs."""
+    refs = _git("for-each-ref", "--sort=-committerdate", "--format=%(refname)", "refs/exps").stdout.split()
+    return [ref for ref in refs if ref.count("/") == 4]
+
+
+def _seed_of(ref: str) -> int | None:
+    """The seed an experiment's params.yaml says it ran at."""
+    shown = _git("show", f"{ref}:params.yaml")
+    return (yaml.safe_load(shown.stdout) or {}).get("seed") if shown.returncode == 0 else None
+
+
 def latest_experiment(seed: int) -> str | None:
     """The git ref of the newest DVC experiment of this repository whose params.yaml says ``seed``."""
-    refs = _git("for-each-ref", "--sort=-committerdate", "--format=%(refname)", "refs/exps").stdout.split()
-    for ref in (r for r in refs if r.count("/") == 4):  # refs/exps/<baseline>/<rest>/<name>: not exec/stash refs
-        shown = _git("show", f"{ref}:params.yaml")
-        if shown.returncode == 0 and (yaml.safe_load(shown.stdout) or {}).get("seed") == seed:
-            return ref
-    return None
+    return next((ref for ref in _experiment_refs() if _seed_of(ref) == seed), None)
 
 
 def named_experiment(name: str, seed: int) -> str:
     """The git ref of the DVC experiment called ``name`` (as `dvc exp show` lists it), which must have run
     at ``seed``: a read-out measured on another seed's encoder would be scored as this seed's."""
-    refs = [r for r in _git("for-each-ref", "--format=%(refname)", "refs/exps").stdout.split()
-            if r.count("/") == 4 and r.rsplit("/", 1)[1] == name]
+    refs = [ref for ref in _experiment_refs() if ref.rsplit("/", 1)[1] == name]
     if len(refs) != 1:
         raise SystemExit(f"--reuse-from: {len(refs)} DVC experiments are called {name!r}; name one of `dvc exp list`")
-    ran_at = (yaml.safe_load(_git("show", f"{refs[0]}:params.yaml").stdout) or {}).get("seed")
+    ran_at = _seed_of(refs[0])
     if ran_at != seed:
         raise SystemExit(f"--reuse-from: experiment {name!r} ran at seed {ran_at}, not {seed}: "
                          "name them in --seeds order")
