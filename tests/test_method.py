@@ -136,6 +136,29 @@ def test_ridge_without_a_penalty_on_fewer_images_than_features_fits_them_exactly
     assert np.all(np.isfinite(probe.weight)) and np.allclose(x @ probe.weight + probe.bias, y, atol=1e-3)
 
 
+def test_the_relative_probe_keeps_the_sparse_end_where_the_ridge_probe_spends_its_fit_on_the_dense_one():
+    """A counting set from 0 to 2000 whose one feature grows slower than the count (saturating, as a
+    dense crowd's reading does): the ridge probe fits the dense prompts and misses a scene of 5 people
+    by a hundred and eighty; weighted 1/N, the relative probe misses the sparse prompts by a fifth of that, and its
+    penalty is chosen on the same weighted error. Uniform weights are the ridge probe, bit for bit."""
+    from syrac.method.readouts.relative import label_weights
+
+    rng = np.random.default_rng(3)
+    prompts = np.repeat([0.0, 1, 5, 10, 50, 100, 200, 500, 1000, 2000], 30)
+    x = np.sqrt(prompts)[:, None] + rng.normal(0, 0.05, (len(prompts), 1))
+    ridge, _ = fit_probe(x, prompts, [0.0], folds=3, seed=0)
+    relative, report = fit_probe(x, prompts, [0.0, 1.0], folds=3, seed=0, form="relative")
+    sparse = np.array([[0.0], [np.sqrt(5.0)], [np.sqrt(10.0)]])
+    def sparse_error(probe):
+        return np.abs(sparse @ probe.weight + probe.bias - [0, 5, 10]).max()
+
+    assert sparse_error(ridge) > 150 and sparse_error(relative) < sparse_error(ridge) / 5
+    assert report["form"] == "relative" and report["alpha"] == 0.0  # the weighted error prefers no penalty here
+    assert label_weights(np.array([0.0, 1.0, 4.0])).tolist() == [1.0, 1.0, 0.25]
+    plain, even = fit_ridge(x, prompts, 0.1), fit_ridge(x, prompts, 0.1, weights=np.full(len(prompts), 3.0))
+    assert np.allclose(plain.weight, even.weight) and plain.bias == pytest.approx(even.bias)
+
+
 def test_the_nonnegative_probe_has_no_intercept_and_no_negative_weight():
     """The authors' read-out: an all-zero feature vector (nobody seen) reads 0, and a feature that
     anti-correlates with the count gets weight 0, not a negative one."""
@@ -167,7 +190,7 @@ def test_a_new_linear_readout_is_one_file_that_the_check_the_probe_and_the_revie
         "np.zeros(x.shape[1], np.float32), 0.0), penalised=False)\n")
     monkeypatch.setattr(readouts, "__path__", [str(package)])
     monkeypatch.setattr(readouts, "READOUTS", readouts._discover())
-    assert list(readouts.READOUTS) == ["ridge", "nonnegative", "zero"]  # the default first
+    assert list(readouts.READOUTS) == ["ridge", "nonnegative", "relative", "zero"]  # the default first
     probe, report = readouts.fit_probe(np.ones((8, 3)), np.arange(8.0), [1.0], folds=2, seed=0, form="zero")
     assert report["form"] == "zero" and probe.patch_counts(np.ones(3)) == 0.0
     assert readouts.problems("zero") == []
@@ -175,7 +198,7 @@ def test_a_new_linear_readout_is_one_file_that_the_check_the_probe_and_the_revie
     params["probe"]["form"] = "lasso"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     found = [p for p in check.problems(str(tmp_path / "params.yaml")) if p.startswith("probe.")]
-    assert found == ["probe.form: 'lasso' is no read-out; one of ridge, nonnegative, zero (each a module of "
+    assert found == ["probe.form: 'lasso' is no read-out; one of ridge, nonnegative, relative, zero (each a module of "
                      "syrac/method/readouts/)"]
 
 

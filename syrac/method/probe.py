@@ -36,9 +36,10 @@ def _unclamped(probe: LinearProbe, features: np.ndarray) -> np.ndarray:
 
 
 def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed: int, fit,
-                   predict=_unclamped) -> dict[float, float]:
+                   predict=_unclamped, weights: np.ndarray | None = None) -> dict[float, float]:
     """Root mean squared error of each penalty on held-out folds of the noisy labels (for any
-    read-out: ``fit(features, targets, penalty)`` and ``predict(model, features)``)."""
+    read-out: ``fit(features, targets, penalty)`` and ``predict(model, features)``), each image's
+    squared error weighted by ``weights`` where given (a weighted mean)."""
     fold_of = np.random.default_rng(seed).permutation(len(targets)) % folds
     errors = {}
     for alpha in grid:
@@ -47,7 +48,8 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, grid, folds: int, 
             held = fold_of == fold
             probe = fit(features[~held], targets[~held], alpha)
             squared[held] = (predict(probe, features[held]) - targets[held]) ** 2
-        errors[float(alpha)] = float(np.sqrt(squared.mean()))
+        mean = squared.mean() if weights is None else np.average(squared, weights=weights)
+        errors[float(alpha)] = float(np.sqrt(mean))
     return errors
 
 

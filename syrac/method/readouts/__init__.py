@@ -28,6 +28,8 @@ class LinearReadout:
     description: str  # a table row's label, e.g. "ridge probe"
     fit: Callable[[np.ndarray, np.ndarray, float], LinearProbe]
     penalised: bool  # whether cross-validation on the noisy labels chooses a penalty from probe.ridge_grid
+    error_weights: Callable[[np.ndarray], np.ndarray] | None = None  # per-image weights of the held-out error,
+    # from the labels (a read-out fitted for a weighted error is scored by it); None: every image alike
 
 
 def _discover() -> dict[str, LinearReadout]:
@@ -43,7 +45,9 @@ def fit_probe(features: np.ndarray, targets: np.ndarray, grid, folds: int, seed:
     """The probe of read-out ``form``; a penalty chosen from ``grid`` by cross-validation on the noisy
     labels where the read-out takes one (otherwise its cross-validated error is reported alone)."""
     readout = READOUTS[form]
-    errors = cross_validate(features, targets, grid if readout.penalised else (0.0,), folds, seed, fit=readout.fit)
+    weights = None if readout.error_weights is None else readout.error_weights(targets)
+    errors = cross_validate(features, targets, grid if readout.penalised else (0.0,), folds, seed, fit=readout.fit,
+                            weights=weights)
     alpha = min(errors, key=errors.get)
     return readout.fit(features, targets, alpha), {"form": form, "alpha": alpha, "cv_rmse_noisy_labels": errors[alpha],
                                                    "cv_rmse_by_alpha": {str(a): e for a, e in errors.items()}}

@@ -6,11 +6,19 @@ from syrac.method.probe import LinearProbe
 from syrac.method.readouts import LinearReadout
 
 
-def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -> LinearProbe:
-    """Least squares with an unpenalised bias and a penalty alpha relative to the feature scale."""
+def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float,
+              weights: np.ndarray | None = None) -> LinearProbe:
+    """Least squares with an unpenalised bias and a penalty alpha relative to the feature scale;
+    ``weights`` (one per image, any scale) weigh each image's squared error."""
     x = features.astype(np.float64)
-    mean_x, mean_y = x.mean(0), float(targets.mean())
-    xc, yc = x - mean_x, targets - mean_y
+    if weights is None:
+        mean_x, mean_y = x.mean(0), float(targets.mean())
+        xc, yc = x - mean_x, targets - mean_y
+    else:  # weighted means, and each centred row scaled by the root of its weight (mean weight 1)
+        share = weights / weights.sum()
+        mean_x, mean_y = share @ x, float(share @ targets)
+        root = np.sqrt(share * len(targets))
+        xc, yc = (x - mean_x) * root[:, None], (targets - mean_y) * root
     gram = xc.T @ xc
     scale = np.trace(gram) / gram.shape[0] or 1.0
     system = gram + alpha * scale * np.eye(gram.shape[0])
