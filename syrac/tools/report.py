@@ -636,10 +636,11 @@ SCALE_LEVERS = {
              "real/levers/people_removals_area015_seeds", None),
         ],
     ),
-    "embedded world, one seed": (
+    "embedded world, one seed, every row on the AMD machine": (
         ["sim_sparse", "sim_dense"],
         [
-            ("the embedded default, seed 0 (ridge probe, prompted N)", "levers/baseline_seeds", None),
+            ("the embedded default then, seed 0 (ridge probe, prompted N up to 200)", "levers/amd_default_before_seeds",
+             None),
             ("scale relations on the rank head, weight 1", "levers/scale_relations_seed0", None),
             ("scale relations on every ReLU feature, weight 1", "levers/scale_relations_features_seed0", None),
             ("a counting set up to N = 2000 (prompts 500, 1000, 2000 added)", "levers/dense_counting_seed0", None),
@@ -647,7 +648,24 @@ SCALE_LEVERS = {
              "levers/training_length_seed0", None),
         ],
     ),
+    "embedded world, three seeds, every row on the Intel machine": (
+        ["sim_sparse", "sim_dense"],
+        [
+            ("**the embedded default then** (prompts up to 200; ridge probe, prompted N)",
+             "levers/intel_default_before_seeds", None),
+            ("the same features, ridge probe on rank-refined N", "levers/intel_default_before_seeds",
+             "ridge_rank_refined"),
+            ("the same features, the relative probe (probe.form: relative)", "levers/intel_default_before_seeds",
+             "relative_prompted"),
+            ("a counting set up to N = 1000 (prompts 500 and 1000 added), ridge probe",
+             "levers/counting_to_1000_relative_seeds", "ridge_prompted"),
+            ("**a counting set up to N = 1000, the relative probe (adopted)**",
+             "levers/counting_to_1000_relative_seeds", None),
+            ("the same, classifier over the prompted N", "levers/counting_to_1000_relative_seeds", "classification"),
+        ],
+    ),
 }
+EMBEDDED_DEFAULT_SEEDS = "levers/counting_to_1000_relative_seeds"  # the adopted embedded default's three seeds
 
 
 def scale_tables(metrics_dir: Path) -> str:
@@ -662,8 +680,9 @@ def scale_tables(metrics_dir: Path) -> str:
         parts.append(f"{heading} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}; own tiling; MAE mean, in "
                      "brackets the range):\n\n"
                      + levers_table(runs, names))
-    baseline = read_json(metrics_dir / "levers/baseline_seeds.json")
-    parts.append("The embedded default's spread over seeds, the reference for a lever of the embedded world: "
+    baseline = read_json(metrics_dir / f"{EMBEDDED_DEFAULT_SEEDS}.json")
+    parts.append("The embedded default's spread over seeds (lever 11, on the Intel machine), the reference for a "
+                 "lever of the embedded world: "
                  + seeds_table(baseline, ["sim_sparse", "sim_dense"]))
     return "\n".join(part.rstrip("\n") + "\n" for part in parts)
 
