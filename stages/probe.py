@@ -21,7 +21,7 @@ if __name__ == "__main__":
     weight, bias = rank_head_weights(rank["state_dict"])
     targets = probe_targets(cfg.probe, prompted, features @ weight + bias)
     probe, report = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, cfg.probe.form)
-    tiling = TilingRule(ceiling_of(probe, features, prompted), cfg.tiling.finest)
+    tiling = TilingRule(ceiling_of(probe, features, prompted), cfg.tiling.finest, cfg.tiling.split_saturated)
     save_counter(args.counter_path, {**rank, "tiling": tiling.to_bundle(),
                                      "provenance": {"name": str(args.counter_path), **provenance(cfg)}}, probe)
     storage.write_json(args.metrics_path, {**report, "tiling": tiling.to_bundle()})

@@ -30,7 +30,8 @@ if __name__ == "__main__":
                 for form in READOUTS for labels, targets in (("prompted", prompted), ("rank_refined", refined))}
     readouts["classification"] = review.fit_classifier(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0]
     readouts["rank_head"] = review.RankHeadProbe(weight, bias, features, prompted, p.ridge_grid, p.folds, cfg.seed)
-    rules = {r: TilingRule(ceiling_of(model, features, prompted), cfg.tiling.finest) for r, model in readouts.items()}
+    rules = {r: TilingRule(ceiling_of(model, features, prompted), cfg.tiling.finest, cfg.tiling.split_saturated)
+             for r, model in readouts.items()}
     grids, results = read_grids(args.grids_path), {"test": {}, "development": {}}
     for split, root, truth in (("test", args.features_root, args.truth_root),
                                ("development", args.development_root, args.train_truth_root)):

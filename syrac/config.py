@@ -437,6 +437,7 @@ class Tiling(Section):
     ceiling is split into its 2x2 cells, down to the ``finest`` grid."""
 
     finest: int = 2  # a power of 2; 4 (2x2 cells split again) lost on both training splits: docs/tiling.md
+    split_saturated: bool = False  # also split where the 2x2 cells read more than the region: docs/count-scale.md
 
     def validate(self, key: str) -> None:
         _require(self.finest in FINEST_GRIDS, f"{key}.finest", self.finest,

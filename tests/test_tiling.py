@@ -91,3 +91,20 @@ def test_cached_tiling_matches_the_rule_image_by_image():
     assert totals.tolist() == [40.0, 38.0] and tilings == ["1", "2+4:1"] and finest == [1, 4]
     assert TilingRule(100.0, 4).grids == (1, 2, 4) and TilingRule(1.0, 1).grids == (1,)
     assert TilingRule.from_bundle(TilingRule(123.5, 2).to_bundle()) == TilingRule(123.5, 2)
+
+
+def test_splitting_saturated_regions_reads_the_cells_where_they_read_more_than_the_whole():
+    """Under the ceiling a whole image is split only with ``split_saturated``, and only where its cells
+    read more: a saturated whole of 80 whose quarters read 30 each is read as its cells (120); one
+    whose quarters read 15 each stays whole. A cell split again needs its own cells to read more. Each
+    grid is read once, and the option round-trips through the counter file (absent: the ceiling rule)."""
+    saturated = TilingRule(ceiling=100.0, finest=4, split_saturated=True)
+    read, calls = _reader({1: [80.0], 2: [30.0, 30.0, 30.0, 30.0], 4: [10.0] * 6 + [5.0] * 10})
+    tiles = choose_tiles(read, saturated)
+    assert calls == [1, 2, 4] and describe(tiles) == "2+4:0"
+    assert sum(t.count for t in tiles) == 40.0 + 30.0 * 3
+    read, calls = _reader({1: [80.0], 2: [15.0] * 4})
+    assert describe(choose_tiles(read, saturated)) == "1" and calls == [1, 2]
+    assert describe(choose_tiles(_reader({1: [80.0], 2: [30.0] * 4})[0], TilingRule(100.0, 4))) == "1"
+    assert TilingRule.from_bundle(saturated.to_bundle()) == saturated
+    assert TilingRule(100.0, 4).to_bundle() == {"ceiling": 100.0, "finest": 4}

@@ -7,7 +7,9 @@ marks where a reading turns into extrapolation: a region counted above it is spl
 children and each child read alone, down to the finest grid (params ``tiling.finest``, stored in the counter
 file with the ceiling). A region counted at or below the ceiling is read whole, so sparse
 photos keep their people at the scale the counting set shows them, not enlarged by a fine grid.
-Nothing here reads a label: the rule sees the counter's own readings and the two stored numbers.
+Optionally (params ``tiling.split_saturated``) a region is split too where its 2x2 cells read more
+people than it does: a whole that saturates reads fewer than its parts, which hold the same people.
+Nothing here reads a label: the rule sees the counter's own readings and the stored numbers.
 
 A tiling is written as the grid each region was read at: ``1`` (the whole image), ``2`` (the 2x2
 grid) or ``2+4:0,3`` (the 2x2 grid with cells 0 and 3, row by row, read as their own 2x2 cells of
@@ -32,13 +34,17 @@ from syrac.method.probe import LinearProbe
 class TilingRule:
     ceiling: float  # split a region counted above this
     finest: int  # the finest grid K (a power of 2): regions are never split below it
+    split_saturated: bool = False  # also split a region whose 2x2 cells read more than it does
 
     def to_bundle(self) -> dict:
-        return {"ceiling": self.ceiling, "finest": self.finest}
+        """The stored rule; ``split_saturated`` only where set, so a counter of the ceiling rule keeps
+        its bytes (and counter files made before the option read as they did)."""
+        saturated = {"split_saturated": True} if self.split_saturated else {}
+        return {"ceiling": self.ceiling, "finest": self.finest, **saturated}
 
     @classmethod
     def from_bundle(cls, bundle: dict) -> TilingRule:
-        return cls(float(bundle["ceiling"]), int(bundle["finest"]))
+        return cls(float(bundle["ceiling"]), int(bundle["finest"]), bool(bundle.get("split_saturated", False)))
 
     @classmethod
     def from_counter(cls, path: Path) -> TilingRule:
@@ -70,11 +76,26 @@ def children(k: int, cell: int) -> list[int]:
 
 def choose_tiles(read: Callable[[int], np.ndarray], rule: TilingRule) -> list[Tile]:
     """The tiles of one image. ``read(k)`` gives the K*K patch counts of grid K, row by row; it is
-    called only for the grids a split reaches, so a sparse image costs one reading."""
+    called once per grid, only for the grids a split reaches (and, splitting saturated regions, the
+    grid below each one read), so a sparse image under the ceiling rule costs one reading."""
+    readings: dict[int, np.ndarray] = {}
+
+    def counts_of(grid: int) -> np.ndarray:
+        if grid not in readings:
+            readings[grid] = read(grid)
+        return readings[grid]
+
+    def splits(k: int, cell: int) -> bool:
+        if k >= rule.finest:
+            return False
+        if counts_of(k)[cell] > rule.ceiling:
+            return True
+        return rule.split_saturated and bool(counts_of(2 * k)[children(k, cell)].sum() > counts_of(k)[cell])
+
     tiles, pending, k = [], [0], 1
     while pending:
-        counts = read(k)
-        split = [cell for cell in pending if counts[cell] > rule.ceiling and k < rule.finest]
+        counts = counts_of(k)
+        split = [cell for cell in pending if splits(k, cell)]
         tiles += [Tile(k, cell, float(counts[cell])) for cell in pending if cell not in split]
         pending, k = [child for cell in split for child in children(k, cell)], 2 * k
     return tiles
