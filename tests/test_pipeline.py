@@ -168,7 +168,11 @@ def test_the_ablation_has_every_strategy_on_every_benchmark(tiny_repo):
 
 
 def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
+    from syrac.method.readouts import READOUTS
     from syrac.studies.review import ratio_bin_names
+
+    probe_params = yaml.safe_load((tiny_repo / "params.yaml").read_text())["probe"]
+    counter_probe = f"{probe_params['form']}_{probe_params['labels']}"
 
     ranking = json.loads((tiny_repo / "metrics/review_ranking.json").read_text())
     worst = json.loads((tiny_repo / "metrics/review_worst_pairs.json").read_text())
@@ -190,11 +194,11 @@ def test_the_review_studies_answer_on_every_benchmark(tiny_repo):
         assert (tiny_repo / f"plots/review_ranking/worst_pairs_{bench}.png").stat().st_size > 2000
         for split in ("test", "development"):  # the development part of the training split: where levers are chosen
             assert set(probes[split][bench]) == {
-                f"{form}_{labels}" for form in ("ridge", "nonnegative") for labels in ("prompted", "rank_refined")
+                f"{form}_{labels}" for form in READOUTS for labels in ("prompted", "rank_refined")
             } | {"classification", "rank_head"}
-        # the counter's own probe (ridge, prompted labels by default) is the evaluation's, on both splits and tilings
+        # the counter's own probe (params probe.form and probe.labels) is the evaluation's, on both splits and tilings
         for split, evaluation in (("test", evaluated[bench]), ("development", evaluated[bench]["development"])):
-            own = probes[split][bench]["ridge_prompted"]
+            own = probes[split][bench][counter_probe]
             assert own == {key: evaluation[key] for key in own}
     removal = ranking["no_removal_edits"]["sim_sparse"]["scene_removal"]
     assert 0 < removal["removed_share"] < 1
