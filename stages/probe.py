@@ -5,7 +5,7 @@ those re-ordered by the rank head: probe.labels); save the self-contained counte
 import numpy as np
 
 from syrac import config, storage
-from syrac.inference.tiling import TilingRule, ceiling_of
+from syrac.inference.tiling import ceiling_of, configured_rule
 from syrac.method.counter import provenance, save_counter
 from syrac.method.model import read_model_file
 from syrac.method.probe import probe_targets, rank_head_weights
@@ -21,7 +21,7 @@ if __name__ == "__main__":
     weight, bias = rank_head_weights(rank["state_dict"])
     targets = probe_targets(cfg.probe, prompted, features @ weight + bias)
     probe, report = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, cfg.probe.form)
-    tiling = TilingRule(ceiling_of(probe, features, prompted), cfg.tiling.finest, cfg.tiling.split_saturated)
+    tiling = configured_rule(cfg, ceiling_of(probe, features, prompted))
     save_counter(args.counter_path, {**rank, "tiling": tiling.to_bundle(),
                                      "provenance": {"name": str(args.counter_path), **provenance(cfg)}}, probe)
     storage.write_json(args.metrics_path, {**report, "tiling": tiling.to_bundle()})

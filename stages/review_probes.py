@@ -10,7 +10,7 @@ import numpy as np
 
 from syrac import config, storage
 from syrac.inference.evaluation import load_features, read_grids, read_split, scores
-from syrac.inference.tiling import TilingRule, ceiling_of
+from syrac.inference.tiling import ceiling_of, configured_rule
 from syrac.method.model import read_model_file
 from syrac.method.probe import rank_head_weights, refine_labels
 from syrac.method.readouts import READOUTS, fit_probe
@@ -30,7 +30,7 @@ if __name__ == "__main__":
                 for form in READOUTS for labels, targets in (("prompted", prompted), ("rank_refined", refined))}
     readouts["classification"] = review.fit_classifier(features, prompted, p.ridge_grid, p.folds, cfg.seed)[0]
     readouts["rank_head"] = review.RankHeadProbe(weight, bias, features, prompted, p.ridge_grid, p.folds, cfg.seed)
-    rules = {r: TilingRule(ceiling_of(model, features, prompted), cfg.tiling.finest, cfg.tiling.split_saturated)
+    rules = {r: configured_rule(cfg, ceiling_of(model, features, prompted))
              for r, model in readouts.items()}
     grids, results = read_grids(args.grids_path), {"test": {}, "development": {}}
     for split, root, truth in (("test", args.features_root, args.truth_root),

@@ -436,12 +436,14 @@ class Tiling(Section):
     """Each image on its own tiling (syrac/inference/tiling.py): a region read above the counter's
     ceiling is split into its 2x2 cells, down to the ``finest`` grid."""
 
-    finest: int = 2  # a power of 2; 4 (2x2 cells split again) lost on both training splits: docs/tiling.md
+    finest: int = 2  # a power of 2; 4 with the ceiling alone lost on both training splits: docs/tiling.md
     split_saturated: bool = False  # also split where the 2x2 cells read more than the region: docs/count-scale.md
+    min_cell: float = 0.0  # > 0: no cell under this share of model.input_size on a side; docs/count-scale.md
 
     def validate(self, key: str) -> None:
         _require(self.finest in FINEST_GRIDS, f"{key}.finest", self.finest,
                  f"{', '.join(map(str, FINEST_GRIDS[:-1]))} or {FINEST_GRIDS[-1]} (a quadtree's grids)")
+        _within(f"{key}.min_cell", self.min_cell, 0.0, 1.0, " (a share of model.input_size; 0: any cell)")
 
 
 PEER_DETECTORS = ("hog", "ssd_mobilenet_v2")  # syrac/studies/peers.py

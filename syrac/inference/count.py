@@ -77,7 +77,7 @@ class Counter:
             if self.tiling is None:
                 raise NotAModelError("the counter file has no tiling rule (made before it had one); rerun "
                                      "`dvc repro` or pass --patches K")
-            tiles = choose_tiles(grid_counts, self.tiling)
+            tiles = choose_tiles(grid_counts, self.tiling.for_image(*image.size))
         else:
             tiles = [Tile(k, cell, float(count)) for cell, count in enumerate(grid_counts(k))]
         if self.photographs_seen is False:

@@ -160,7 +160,8 @@ def read_split(probe: LinearProbe, features_path: Path, truth_dir: Path, k: int,
             f"{features_path}: no features of the {', '.join(f'{g}x{g}' for g in missing)} grid cached; K is "
             f"{k} and the counter's tiling reads grids {', '.join(map(str, rule.grids))}: put them in evaluate.sweep"
         )
-    tiled, tilings, finest = tile_cached({g: probe.patch_counts(features[f"k{g}"]) for g in rule.grids}, rule)
+    tiled, tilings, finest = tile_cached({g: probe.patch_counts(features[f"k{g}"]) for g in rule.grids}, rule,
+                                         features.get("sizes"))
     return SplitReading(
         images,
         true_counts(truth_dir, images),

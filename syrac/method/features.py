@@ -70,15 +70,17 @@ def encode(model: RankCounter, patches: list[np.ndarray], batch_size: int = 64) 
 
 def extract(model: RankCounter, paths: list[Path], grids: tuple[int, ...], size: tuple[int, int],
             desc: str, images_per_batch: int = 8, mosaic: bool = False) -> dict[str, np.ndarray]:
-    """Features of every KxK patch of every image: {'k1': N x 1 x D, 'k2': N x 4 x D, ...}, and with
+    """Features of every KxK patch of every image: {'k1': N x 1 x D, 'k2': N x 4 x D, ...}, each
+    image's decoded (width, height) ('sizes': N x 2, which the tiling's smallest cell reads), and with
     ``mosaic`` those of each image's ``mosaic_patch`` ('mosaic': N x 1 x D).
 
     Works through the images a few at a time, so memory does not grow with the dataset.
     """
     per_image = sum(k * k for k in grids)
-    chunks, mosaics = [], []
+    chunks, mosaics, sizes = [], [], []
     for start in tqdm(range(0, len(paths), images_per_batch), desc=desc, unit="batch"):
         images = [read_image(path) for path in paths[start:start + images_per_batch]]
+        sizes += [image.size for image in images]
         patches = [p for image in images for p in image_patches(image, grids, size)]
         chunks.append(encode(model, patches).reshape(len(images), per_image, -1))
         if mosaic:  # a batch of their own: the grids' features stay those of the same batches without them
@@ -88,6 +90,7 @@ def extract(model: RankCounter, paths: list[Path], grids: tuple[int, ...], size:
     for k in grids:
         result[f"k{k}"] = stacked[:, offset:offset + k * k]
         offset += k * k
+    result["sizes"] = np.array(sizes, dtype=np.int64).reshape(-1, 2)
     if mosaic:
         result["mosaic"] = np.concatenate(mosaics)
     return result
