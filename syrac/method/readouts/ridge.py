@@ -11,7 +11,8 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float,
     """Least squares with an unpenalised bias and a penalty alpha relative to the feature scale;
     ``weights`` (one per image, any scale) weigh each image's squared error."""
     x = features.astype(np.float64)
-    if weights is None:
+    if weights is None:  # the arithmetic of the probes fitted before weights existed, so their bytes hold
+        # (equal weights through the branch below give the same probe up to rounding, not to the bit)
         mean_x, mean_y = x.mean(0), float(targets.mean())
         xc, yc = x - mean_x, targets - mean_y
     else:  # weighted means, and each centred row scaled by the root of its weight (mean weight 1)
