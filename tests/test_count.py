@@ -176,6 +176,25 @@ def test_count_reads_each_image_on_its_own_tiling_by_default_and_a_fixed_grid_on
     assert Image.open(tmp_path / "overlays/photo_count.png").size == (64, 48)
 
 
+def test_a_counter_with_a_smallest_cell_stops_each_image_where_its_cells_would_be_too_small(
+    tmp_path, capsys, model_files
+):
+    """The input is 32x48: with a smallest cell of 16x24 (half of it) every region splits (the ceiling is
+    0.5) down to 4x4 in a 64x96 image (cells of 16x24), and only to 2x2 in a 48x64 one (its 4x4 cells
+    would be 12x16)."""
+    rank = torch.load(model_files / "rank.pt", weights_only=True)
+    rule = TilingRule(ceiling=0.5, finest=4, smallest_cell=(16, 24))
+    save_counter(tmp_path / "counter.pt", {**rank, "tiling": rule.to_bundle()},
+                 LinearProbe(np.full(rank["feature_dim"], 0.01, np.float32), 1.0))
+    Image.new("RGB", (96, 64), (90, 120, 80)).save(tmp_path / "large.png")
+    Image.new("RGB", (64, 48), (90, 120, 80)).save(tmp_path / "small.png")
+    assert cli.main(["count", str(tmp_path / "large.png"), str(tmp_path / "small.png"), "--model",
+                     str(tmp_path / "counter.pt"), "--format", "json"]) == 0
+    large, small = json.loads(capsys.readouterr().out)
+    assert {t["grid"] for t in large["tiles"]} == {4} and len(large["tiles"]) == 16
+    assert small["tiling"] == "2" and len(small["tiles"]) == 4
+
+
 def test_a_counter_file_without_a_tiling_rule_counts_a_fixed_grid_and_says_what_auto_needs(
     tmp_path, capsys, model_files
 ):
