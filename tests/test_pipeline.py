@@ -16,11 +16,13 @@ from conftest import DATASETS
 from repo import dvc, env, interrupt_stage, param_slot
 
 from syrac import storage
+from syrac.config import quadtree_grids
 
 
 def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
     metrics = {name: json.loads((tiny_repo / "metrics" / f"{name}.json").read_text())
                for name in ("eval", "patch_sweep", "pretrain", "probe", "umap")}
+    finest = yaml.safe_load((tiny_repo / "params.yaml").read_text())["tiling"]["finest"]
     for bench, k in (("sim_sparse", "2"), ("sim_dense", "3")):  # each benchmark with its own K
         row = metrics["eval"][bench]
         assert row["n_images"] == 12 and row["patches"] == int(k)
@@ -34,7 +36,9 @@ def test_repro_writes_every_metric_with_the_documented_shape(tiny_repo):
         tiling = row["tiling"]  # each image on its own tiling, beside the benchmark's K
         assert sum(tiling["finest_grid"].values()) == 12 and tiling["mse"] >= tiling["mae"]
         tilings = [line.split(",")[4] for line in lines[1:]]
-        assert all(t in ("1", "2") for t in tilings) and tiling["finest_grid"]["1"] == tilings.count("1")
+        grids_read = [[int(part.split(":")[0]) for part in t.split("+")] for t in tilings]  # "2+4:1" -> [2, 4]
+        assert all(set(g) <= set(quadtree_grids(finest)) and g == sorted(set(g)) for g in grids_read)
+        assert tiling["finest_grid"] == {str(k): [g[-1] for g in grids_read].count(k) for k in quadtree_grids(finest)}
     pretrain = metrics["pretrain"]
     assert pretrain["epochs_run"] == 2 and pretrain["best_epoch"] in (1, 2)
     # results repeat per CPU family, core count, torch build and threads: each is named
