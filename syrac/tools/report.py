@@ -636,6 +636,18 @@ SCALE_LEVERS = {
              "real/levers/people_removals_area015_seeds", None),
         ],
     ),
+    "lever 11 on photos, one seed, on the Intel machine": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the counter adopted** (lever 9)", "real/levers/people_removals_area01_seeds", None),
+            ("with the counting set up to N = 1000 and the relative probe (on rank-refined N)",
+             "real/levers/counting_to_1000_relative_seed1", None),
+            ("the same features, the relative probe on the prompted N", "real/levers/counting_to_1000_relative_seed1",
+             "relative_prompted"),
+            ("the same features, the ridge probe on rank-refined N (the adopted read-out)",
+             "real/levers/counting_to_1000_relative_seed1", "ridge_rank_refined"),
+        ],
+    ),
     "embedded world, one seed, every row on the AMD machine": (
         ["sim_sparse", "sim_dense"],
         [
