@@ -678,6 +678,8 @@ SCALE_LEVERS = {
              "adopted, then lever 13 on top)**", "levers/split_saturated_seeds", None),
             ("**lever 12 down to the 4x4 grid, no cell under half the input on a side (tiling.finest: 4, "
              "tiling.min_cell: 0.5; adopted)**", "levers/min_cell_seeds", None),
+            ("lever 13 with the counting set up to N = 2000 (2000 added)", "levers/counting_to_2000_relative_seeds",
+             None),
         ],
     ),
 }
