@@ -1,16 +1,19 @@
 """The per-image tiling: which regions it splits, what it reads to decide, and how it writes a tiling down."""
 
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from repo import REPO
 
+from syrac import config
 from syrac.inference.tiling import (
     Tile,
     TilingRule,
     ceiling_of,
     children,
     choose_tiles,
+    configured_rule,
     describe,
     tile_boxes,
     tile_cached,
@@ -116,7 +119,7 @@ def test_a_smallest_cell_stops_small_images_at_a_coarser_grid():
     """With a smallest cell of 96x128 pixels, an image of 384x512 may read its 4x4 grid (cells of
     96x128), one of 192x256 its 2x2 grid only, one smaller than 192x256 its whole: the same dense
     readings tile the three differently. Cached tiling needs the sizes; the cell round-trips through the
-    counter file, and ``configured_rule`` stores params' share of the input size in pixels."""
+    counter file."""
     rule = TilingRule(ceiling=100.0, finest=4, smallest_cell=(96, 128))
     assert [rule.for_image(w, h).finest for w, h in ((512, 384), (256, 192), (250, 180), (2048, 1536))] == [4, 2, 1, 4]
     assert TilingRule(100.0, 4).for_image(10, 10) == TilingRule(100.0, 4)
@@ -130,12 +133,7 @@ def test_a_smallest_cell_stops_small_images_at_a_coarser_grid():
 
 
 def test_configured_rule_stores_params_min_cell_in_pixels_of_the_input():
-    from dataclasses import replace
-
-    from syrac import config
-    from syrac.inference.tiling import configured_rule
-
-    cfg = config.load(Path("params.yaml"))
+    cfg = config.load(REPO / "params.yaml")
     cfg = replace(cfg, model=replace(cfg.model, input_size=(192, 256)),
                   tiling=replace(cfg.tiling, finest=4, split_saturated=True, min_cell=0.5))
     assert configured_rule(cfg, 321.0) == TilingRule(321.0, 4, True, (96, 128))
