@@ -682,6 +682,14 @@ SCALE_LEVERS = {
              None),
         ],
     ),
+    "embedded world, one seed, every row on the AMD Zen 3 machine in fp32": (
+        ["sim_sparse", "sim_dense"],
+        [
+            ("**the embedded default** (lever 13), rerun on the Zen 3 machine", "levers/zen3_default_seeds", None),
+            ("with the scale relations on the rank head, weight 1 (pretrain.scale_relations: 1.0, the photo "
+             "profile's)", "levers/zen3_scale_relations_seeds", None),
+        ],
+    ),
 }
 EMBEDDED_DEFAULT_SEEDS = "levers/min_cell_seeds"  # the adopted embedded default's three seeds
 
