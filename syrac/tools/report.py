@@ -682,7 +682,7 @@ SCALE_LEVERS = {
              None),
         ],
     ),
-    "embedded world, one seed, every row on the AMD Zen 3 machine in fp32": (
+    "embedded world, two seeds, every row on the AMD Zen 3 machine in fp32": (
         ["sim_sparse", "sim_dense"],
         [
             ("**the embedded default** (lever 13), rerun on the Zen 3 machine", "levers/zen3_default_seeds", None),
