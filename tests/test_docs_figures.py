@@ -84,8 +84,32 @@ def readme_quotes() -> list[str]:
             f"alone (`python -m syrac.tools.seeds --headline`) {counter:.0f} s of it"]
 
 
+def anchor_quotes() -> list[str]:
+    """docs/count-scale.md, lever 5: the detector as an anchor, on the photo record's three seeds."""
+    study = metrics("real/levers/detector_anchor")
+    runs, summary = study["seeds"].values(), study["summary"]
+    a, b = summary["shanghaitech_a_development"], summary["shanghaitech_b_development"]
+    fifths_a, fifths_b = study["fifths"]["shanghaitech_a_development"], study["fifths"]["shanghaitech_b_development"]
+    sparsest, densest = fifths_b[0], fifths_b[-1]
+    found_on_a = max(fifth["detected_over_true"] for fifth in fifths_a)
+    return [
+        f"({min(r['anchor_images'] for r in runs)} to {max(r['anchor_images'] for r in runs)} a seed",
+        f"({min(r['factor'] for r in runs):.2f} to {max(r['factor'] for r in runs):.2f})",
+        f"reads {spread(a['anchored'], 'mae')} against the counter's {a['counter']['mean']['mae']:.1f}, SHB's "
+        f"{spread(b['anchored'], 'mae')} against {b['counter']['mean']['mae']:.1f}",
+        f"SHA's total falls to {a['anchored']['mean']['total_ratio']:.2f}",
+        f"{a['lower_bound']['mean']['mae']:.1f} and {b['lower_bound']['mean']['mae']:.1f}",
+        f"it finds {sparsest['detected_over_true']:.2f} of the people in the sparsest fifth "
+        f"({sparsest['true'][0]:.0f} to {sparsest['true'][1]:.0f}) and {densest['detected_over_true']:.2f} in the "
+        f"densest ({densest['true'][0]:.0f} to {densest['true'][1]:.0f}), where the counter reads "
+        f"{sparsest['read_over_true']:.2f} and {densest['read_over_true']:.2f}",
+        f"it finds {found_on_a:.2f} or less at every fifth",
+        f"(already at {fifths_a[-1]['read_over_true']:.2f})",
+    ]
+
+
 @pytest.mark.parametrize("name, quotes", [("embedded-results.md", embedded_quotes), ("tiling.md", tiling_quotes),
-                                         ("../README.md", readme_quotes)])
+                                         ("../README.md", readme_quotes), ("count-scale.md", anchor_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)
     missing = [quote for quote in quotes() if quote not in text]

@@ -11,7 +11,7 @@ from skimage import data
 from syrac import config
 from syrac.errors import MissingWeightsError
 from syrac.studies import peers
-from syrac.tools import check
+from syrac.tools import check, detector_anchor
 
 
 @pytest.mark.parametrize("width, height", [(1024, 768), (300, 300), (120, 90), (1000, 451)])
@@ -86,3 +86,39 @@ def test_unknown_or_repeated_detectors_are_refused(tmp_path, detectors):
         config.load(tmp_path / "params.yaml")
     assert error.value.problems == [f"params.yaml: peers.detectors = {detectors!r} is not allowed: distinct names "
                                     "among hog, ssd_mobilenet_v2, or []"]
+
+
+def test_the_anchor_takes_the_counter_s_unit_from_the_scenes_the_detector_is_sure_of():
+    """Two development images where the detector finds at least a fifth of the reading set the factor
+    (their detected/read ratios 0.5 and 0.3: median 0.4); the third (1 of 100) does not."""
+    true = {"a_development": np.array([10.0, 20.0, 400.0]), "a": np.array([50.0, 8.0])}
+    detected = {"a_development": np.array([10.0, 9.0, 1.0]), "a": np.array([1.0, 12.0])}
+    readings = {"0": {"a_development": np.array([20.0, 30.0, 100.0]), "a": np.array([100.0, 10.0])}}
+    study = peers.anchor_study(detected, readings, true, ["a_development"])
+    seed = study["seeds"]["0"]
+    assert seed["factor"] == pytest.approx(0.4) and seed["anchor_images"] == 2
+    assert seed["splits"]["a"]["anchored"]["mae"] == pytest.approx((abs(40 - 50) + abs(4 - 8)) / 2)
+    assert seed["splits"]["a"]["lower_bound"] == {"mae": pytest.approx((50 + 4) / 2), "total_ratio": pytest.approx(
+        112 / 58), "binds": 1}
+    assert seed["splits"]["a_development"]["counter"]["total_ratio"] == pytest.approx(150 / 430)
+    assert study["summary"]["a"]["anchored"]["mean"]["mae"] == pytest.approx(7.0)
+    assert [f["true"] for f in study["fifths"]["a_development"]] == [[10, 10], [20, 20], [400, 400]]
+    assert study["fifths"]["a"][0] == {"true": [8, 8], "detected_over_true": 1.5, "read_over_true": 1.25}
+
+
+def test_the_anchor_tool_names_what_is_missing_and_writes_nothing(tmp_path, capsys):
+    def run(predictions):
+        return detector_anchor.main(["--data", str(tmp_path), "--predictions", str(predictions),
+                                     "--out", str(tmp_path / "out.json")])
+
+    assert run(tmp_path / "none") == 2
+    assert "no seed_N folders" in capsys.readouterr().err
+    seed = tmp_path / "predictions" / "seed_0"
+    seed.mkdir(parents=True)
+    (seed / "shanghaitech_a.csv").write_text("image,true_count,predicted_count,tiled_count,tiling\nIMG_1.jpg,5,4,4,1\n")
+    assert run(tmp_path / "predictions") == 2
+    assert "no ShanghaiTech development part" in capsys.readouterr().err
+    (seed / "shanghaitech_a_development.csv").write_text((seed / "shanghaitech_a.csv").read_text())
+    assert run(tmp_path / "predictions") == 2
+    assert "folder not found" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()

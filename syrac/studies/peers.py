@@ -146,3 +146,50 @@ def count_images(detector: HogPeople | SsdPeople, paths: list[Path], desc: str) 
     counts = [detector.count(np.ascontiguousarray(np.asarray(read_image(path))[:, :, ::-1]))
               for path in tqdm(paths, desc=desc, unit="img")]
     return np.array(counts, dtype=float), len(paths) / (time.perf_counter() - start)
+
+
+ANCHOR_SHARE = 0.2  # a scene the detector reads as large, few people: it finds this share of the counter's count
+
+
+def _split_figures(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    return {"mae": float(np.abs(predicted - true).mean()), "total_ratio": float(predicted.sum() / true.sum())}
+
+
+def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, np.ndarray]],
+                 true: dict[str, np.ndarray], anchor_splits: list[str], share: float = ANCHOR_SHARE) -> dict:
+    """The person detector as a source of count scale (issue 44's item 5), read beside a counter's
+    recorded counts: per split, ``detected`` and ``true`` give each image's boxes and people, and
+    ``readings[seed][split]`` the counter's count. No label enters a rule; the labels score them.
+
+    - ``anchored``: the counter's unit set where the detector is surest, the scenes of ``anchor_splits``
+      in which it finds at least ``share`` of what the counter reads (large, few people): every reading
+      times the median detected/read ratio there. Right where the detector finds nearly everyone.
+    - ``lower_bound``: max(counter, detector), since boxes it is sure of are people who are there.
+    - ``fifths``: per fifth of each split by true count (fewer parts for fewer images), the median
+      detected/true and read/true (the seeds' mean reading): how much of a crowd the detector sees
+      at each density."""
+    study: dict = {"share": share, "seeds": {}}
+    for seed, read in readings.items():
+        ratios = np.concatenate([detected[s] / np.maximum(read[s], 1e-9) for s in anchor_splits])
+        sure = ratios >= share
+        factor = float(np.median(ratios[sure])) if sure.any() else 1.0
+        study["seeds"][seed] = {"factor": factor, "anchor_images": int(sure.sum()), "splits": {
+            split: {"counter": _split_figures(read[split], true[split]),
+                    "anchored": _split_figures(factor * read[split], true[split]),
+                    "lower_bound": {**_split_figures(np.maximum(read[split], detected[split]), true[split]),
+                                    "binds": int((detected[split] > read[split]).sum())}}
+            for split in true}}
+    study["summary"] = {split: {rule: {stat: {score: float(how([run["splits"][split][rule][score]
+                                                                   for run in study["seeds"].values()]))
+                                               for score in ("mae", "total_ratio")}
+                                        for stat, how in (("mean", np.mean), ("min", np.min), ("max", np.max))}
+                                 for rule in ("counter", "anchored", "lower_bound")} for split in true}
+    study["fifths"] = {}
+    for split, people in true.items():
+        mean_read = np.mean([read[split] for read in readings.values()], axis=0)
+        study["fifths"][split] = [
+            {"true": [float(people[part].min()), float(people[part].max())],
+             "detected_over_true": float(np.median(detected[split][part] / people[part])),
+             "read_over_true": float(np.median(mean_read[part] / people[part]))}
+            for part in np.array_split(np.argsort(people, kind="stable"), min(5, len(people)))]
+    return study
