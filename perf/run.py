@@ -6,7 +6,8 @@
     python perf/run.py --only repro_photo photo_step  # one seed of the photo profile, stage by stage (an hour)
     python perf/run.py --only tiling   # after `dvc repro`: `syrac count`'s own tiling against a 2x2 grid
 
-Prints a table and writes perf/results/<device>.json. Sections:
+Prints a table and writes perf/results/<device>/results.json (``--results FOLDER``: another folder, for a
+kind of machine whose figures should not mix with that file's). Sections:
 
 - repro: wall time and peak memory of every stage of the embedded DAG, run in a scratch copy.
 - repro_photo: the same for one seed of the ``shanghaitech`` profile (needs the data, as photo_counter).
@@ -22,6 +23,8 @@ Prints a table and writes perf/results/<device>.json. Sections:
 - generation_cost: seconds per synthetic image of each kind, embedded and Stable Diffusion 2.1 at the
   paper's sizes and steps (summed from its timed parts), the review's question 6.
 - inference: KxK patch counting, all patches of an image in one batch against one patch per call.
+- encode_batch: the encoder (ResNet-18 at 192x256) at 1 to 128 patches a forward pass against
+  ``features.encode``'s default, and whether the features come out the same to the bit.
 - photo_counter: `syrac count`'s default reading of ShanghaiTech photos by the shipped photo counter
   beside the embedded one, and a one-minute video at a frame a second (needs the data).
 - tiling: `syrac count`'s default, each image on its own tiling, against a fixed 2x2 grid, with the
@@ -32,6 +35,7 @@ Prints a table and writes perf/results/<device>.json. Sections:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -51,7 +55,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the te
 from repo import shanghaitech_root  # noqa: E402  (where the tests find ShanghaiTech: one rule for both)
 
 from syrac.method.augment import augment  # noqa: E402
-from syrac.method.features import image_patches  # noqa: E402
+from syrac.method.features import encode, image_patches  # noqa: E402
 from syrac.method.model import (  # noqa: E402
     RankCounter,
     build_encoder,
@@ -499,6 +503,23 @@ def bench_memory(per_count: int) -> dict:
     return result
 
 
+def bench_encode_batch(patches: int) -> dict:
+    """The encoder of the embedded default and the photo profile (ResNet-18 at 192x256, the machine's
+    precision) at each number of patches a forward pass, against ``features.encode``'s default batch;
+    and whether every feature comes out the same to the bit at each."""
+    size, default = (192, 256), inspect.signature(encode).parameters["batch_size"].default
+    model = to_device(RankCounter(*build_encoder("resnet18", "none")), DEVICE)
+    rng = np.random.default_rng(0)
+    shown = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(patches)]
+    reference = encode(model, shown)
+    figures = {"input_size": list(size), "patches": patches, "default_batch": default, "per_call": {}}
+    for per_call in (1, 4, 8, 16, 32, 64, 128):
+        seconds = _timed(lambda n=per_call: encode(model, shown, batch_size=n), 2)
+        same = bool(np.array_equal(encode(model, shown, per_call), reference))
+        figures["per_call"][str(per_call)] = {"patches_per_s": patches / seconds, "same_features": same}
+    return figures
+
+
 def table(results: dict) -> str:
     """Each figure beside its baseline, and their ratio."""
     rows = []
@@ -537,6 +558,15 @@ def table(results: dict) -> str:
         r = results["inference"]
         rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",
                      r["batched_images_per_s"], "one patch per call", r["per_patch_images_per_s"], r["speedup"]))
+    if "encode_batch" in results:
+        r = results["encode_batch"]
+        default = r["per_call"][str(r["default_batch"])]["patches_per_s"]
+        for per_call, run in r["per_call"].items():
+            if per_call != str(r["default_batch"]):
+                rows.append((f"encoding {r['input_size'][0]}x{r['input_size'][1]} patches, resnet18 (patches/s; "
+                             f"the same bits: {run['same_features']})", f"{per_call} a forward pass",
+                             run["patches_per_s"], f"{r['default_batch']} (`encode`'s default)", default,
+                             run["patches_per_s"] / default))
     if "photo_counter" in results:
         r = results["photo_counter"]
         rows.append((f"`syrac count` on {r['photos']} ShanghaiTech test photos (photos/s)", "the shipped photo counter",
@@ -574,9 +604,11 @@ def table(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sections = ("repro", "repro_photo", "generation", "generation_cost", "pretrain", "photo_step", "inference",
-                "tiling", "photo_counter", "memory")
+                "encode_batch", "tiling", "photo_counter", "memory")
     parser.add_argument("--only", nargs="+", choices=sections,
                         default=[s for s in sections if s not in ("repro", "repro_photo", "tiling", "photo_counter")])
+    parser.add_argument("--results", type=Path, help="the folder of results.json (default perf/results/cpu or "
+                        "gpu-<name>): another CPU kind's figures go in a folder of their own, beside this one's")
     args = parser.parse_args()
     device = torch.cuda.get_device_name() if GPU else f"CPU ({platform.processor() or platform.machine()}, " \
                                                        f"{torch.get_num_threads()} threads)"
@@ -587,10 +619,12 @@ def main() -> None:
             "pretrain": lambda: bench_pretrain(steps=30 if GPU else 3, batch=8 if GPU else 4),
             "photo_step": lambda: bench_photo_step(steps=5),
             "inference": lambda: bench_inference(images=16 if GPU else 8, k=2),
+            "encode_batch": lambda: bench_encode_batch(patches=256),
             "tiling": lambda: bench_tiling(images=100),
             "photo_counter": lambda: bench_photo_counter(photos=60),
             "memory": lambda: bench_memory(per_count=20)}
-    out = ROOT / "perf/results" / (("gpu-" + device.replace(" ", "_")) if GPU else "cpu") / "results.json"
+    folder = args.results or ROOT / "perf/results" / (("gpu-" + device.replace(" ", "_")) if GPU else "cpu")
+    out = folder / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(out.read_text()) if out.is_file() else {}
     results.update({"device": device, "torch": torch.__version__, "machine": machine()})
@@ -599,7 +633,7 @@ def main() -> None:
         results[name] = runs[name]()
         out.write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":
