@@ -149,21 +149,30 @@ def count_images(detector: HogPeople | SsdPeople, paths: list[Path], desc: str) 
 
 
 ANCHOR_SHARE = 0.2  # a scene the detector reads as large, few people: it finds this share of the counter's count
+ANCHOR_RULES = ("counter", "anchored", "lower_bound")
 
 
 def _split_figures(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return {"mae": float(np.abs(predicted - true).mean()), "total_ratio": float(predicted.sum() / true.sum())}
 
 
+def _over_seeds(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean, min and max over seeds of each figure (``syrac.tools.seeds``' summary shape)."""
+    return {stat: {score: float(how([run[score] for run in runs])) for score in runs[0]}
+            for stat, how in (("mean", np.mean), ("min", np.min), ("max", np.max))}
+
+
 def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, np.ndarray]],
                  true: dict[str, np.ndarray], anchor_splits: list[str], share: float = ANCHOR_SHARE) -> dict:
-    """The person detector as a source of count scale (issue 44's item 5), read beside a counter's
-    recorded counts: per split, ``detected`` and ``true`` give each image's boxes and people, and
-    ``readings[seed][split]`` the counter's count. No label enters a rule; the labels score them.
+    """The person detector as a source of count scale (issue 44's item 5), beside a counter's recorded
+    counts: per split, ``detected`` holds each image's number of detected people, ``true`` its
+    annotated people, and ``readings[seed][split]`` the counter's count. No label enters a rule; the
+    labels only score them.
 
-    - ``anchored``: the counter's unit set where the detector is surest, the scenes of ``anchor_splits``
+    - ``anchored``: the counter's unit set where the detector is surest, the images of ``anchor_splits``
       in which it finds at least ``share`` of what the counter reads (large, few people): every reading
-      times the median detected/read ratio there. Right where the detector finds nearly everyone.
+      times the median detected/read ratio there. It is right only if the detector finds nearly
+      everyone in those scenes.
     - ``lower_bound``: max(counter, detector), since boxes it is sure of are people who are there.
     - ``fifths``: per fifth of each split by true count (fewer parts for fewer images), the median
       detected/true and read/true (the seeds' mean reading): how much of a crowd the detector sees
@@ -173,23 +182,25 @@ def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, 
         ratios = np.concatenate([detected[s] / np.maximum(read[s], 1e-9) for s in anchor_splits])
         sure = ratios >= share
         factor = float(np.median(ratios[sure])) if sure.any() else 1.0
-        study["seeds"][seed] = {"factor": factor, "anchor_images": int(sure.sum()), "splits": {
-            split: {"counter": _split_figures(read[split], true[split]),
-                    "anchored": _split_figures(factor * read[split], true[split]),
-                    "lower_bound": {**_split_figures(np.maximum(read[split], detected[split]), true[split]),
-                                    "binds": int((detected[split] > read[split]).sum())}}
-            for split in true}}
-    study["summary"] = {split: {rule: {stat: {score: float(how([run["splits"][split][rule][score]
-                                                                   for run in study["seeds"].values()]))
-                                               for score in ("mae", "total_ratio")}
-                                        for stat, how in (("mean", np.mean), ("min", np.min), ("max", np.max))}
-                                 for rule in ("counter", "anchored", "lower_bound")} for split in true}
+        splits = {}
+        for split, people in true.items():
+            bound = np.maximum(read[split], detected[split])
+            splits[split] = {"counter": _split_figures(read[split], people),
+                             "anchored": _split_figures(factor * read[split], people),
+                             "lower_bound": {**_split_figures(bound, people),
+                                             "binds": int((detected[split] > read[split]).sum())}}
+        study["seeds"][seed] = {"factor": factor, "anchor_images": int(sure.sum()), "splits": splits}
+    runs = list(study["seeds"].values())
+    study["summary"] = {split: {rule: _over_seeds([{score: run["splits"][split][rule][score]
+                                                    for score in ("mae", "total_ratio")} for run in runs])
+                                for rule in ANCHOR_RULES} for split in true}
     study["fifths"] = {}
     for split, people in true.items():
         mean_read = np.mean([read[split] for read in readings.values()], axis=0)
+        counted = np.maximum(people, 1)  # an empty image's detections and reading, against one person
         study["fifths"][split] = [
             {"true": [float(people[part].min()), float(people[part].max())],
-             "detected_over_true": float(np.median(detected[split][part] / people[part])),
-             "read_over_true": float(np.median(mean_read[part] / people[part]))}
+             "detected_over_true": float(np.median(detected[split][part] / counted[part])),
+             "read_over_true": float(np.median(mean_read[part] / counted[part]))}
             for part in np.array_split(np.argsort(people, kind="stable"), min(5, len(people)))]
     return study
