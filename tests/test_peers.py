@@ -1,5 +1,6 @@
 """Off-the-shelf person detectors: they find a photographed person, tile big images, and say what is missing."""
 
+import json
 import sys
 
 import numpy as np
@@ -122,3 +123,14 @@ def test_the_anchor_tool_names_what_is_missing_and_writes_nothing(tmp_path, caps
     assert run(tmp_path / "predictions") == 2
     assert "folder not found" in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_detector_anchor_record_is_its_study_remade_from_the_counts_it_keeps():
+    """metrics/real/levers/detector_anchor.json: the study remade from each photo's detected count that the
+    record keeps and the photo record's per-image counts (metrics/real/predictions) is the one recorded, so
+    neither file moves without the other."""
+    record = json.loads((REPO / "metrics/real/levers/detector_anchor.json").read_text())
+    rows, splits = detector_anchor.recorded(REPO / "metrics/real/predictions")
+    study = json.loads(json.dumps(detector_anchor.remake(rows, splits, record["detected"])))
+    assert study == {key: record[key] for key in study}
+    assert set(record["seeds"]) == {"0", "1", "2"} and len(record["detected"]["shanghaitech_b_development"]) == 80

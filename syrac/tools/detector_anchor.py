@@ -7,7 +7,8 @@ Reads the photo record's per-image counts of every seed (``predictions/seed_N/<b
 each image on its own tiling, as stage ``evaluate`` writes them), runs the SSD peer detector on the same
 photos and scores the detector-anchored rules of ``syrac.studies.peers.anchor_study`` against the record's
 true counts. The counter is not rerun, so every seed of the record is read as it was; the detector runs
-here, and the file names this machine.
+here, and the file names this machine and keeps each photo's detected count, from which the study is
+remade (a test does) without running the detector again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from syrac import storage
 from syrac.data.datasets import image_paths
@@ -52,6 +52,18 @@ def photo_of(data: Path, split: str) -> dict[str, Path]:
                                                     "train" if split.endswith(DEVELOPMENT) else "test")}
 
 
+def remake(rows: dict[str, dict[str, dict[str, dict[str, str]]]], splits: list[str],
+           detected: dict[str, dict[str, int]]) -> dict:
+    """The study from the seeds' recorded counts (``recorded``) and each photo's detected count."""
+    first = next(iter(rows.values()))
+    names = {split: list(first[split]) for split in splits}
+    true = {s: np.array([float(first[s][n]["true_count"]) for n in names[s]]) for s in splits}
+    counts = {s: np.array([float(detected[s][n]) for n in names[s]]) for s in splits}
+    readings = {seed: {s: np.array([float(by_split[s][n]["tiled_count"]) for n in names[s]]) for s in splits}
+                for seed, by_split in rows.items()}
+    return peers.anchor_study(counts, readings, true, [s for s in splits if s.endswith(DEVELOPMENT)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="ShanghaiTech's root (part_A, part_B)")
@@ -69,18 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, DatasetError, MissingWeightsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    detected, true = {}, {}
+    detected = {}
     for split in splits:
-        names = list(first[split])
-        detected[split] = np.array([detector.count(np.ascontiguousarray(np.asarray(
-            storage.read_image(photos[split][name]))[:, :, ::-1])) for name in tqdm(names, desc=split, unit="img")],
-            dtype=float)
-        true[split] = np.array([float(first[split][name]["true_count"]) for name in names])
-    readings = {seed: {split: np.array([float(by_split[split][name]["tiled_count"]) for name in first[split]])
-                       for split in splits} for seed, by_split in rows.items()}
-    study = peers.anchor_study(detected, readings, true, [s for s in splits if s.endswith(DEVELOPMENT)])
+        counts, _ = peers.count_images(detector, [photos[split][name] for name in first[split]], split)
+        detected[split] = dict(zip(first[split], counts.astype(int).tolist()))
+    study = remake(rows, splits, detected)
     storage.write_json(args.out, {"predictions": str(args.predictions), "detector": "ssd_mobilenet_v2",
-                                  "machine": machine(), **study})
+                                  "machine": machine(), **study, "detected": detected})
     for split, rules in study["summary"].items():
         print(split, {rule: round(s["mean"]["mae"], 1) for rule, s in rules.items()})
     return 0
