@@ -95,7 +95,7 @@ def test_the_anchor_takes_the_counter_s_unit_from_the_scenes_the_detector_is_sur
     true = {"a_development": np.array([10.0, 20.0, 400.0]), "a": np.array([50.0, 8.0])}
     detected = {"a_development": np.array([10.0, 9.0, 1.0]), "a": np.array([1.0, 12.0])}
     readings = {"0": {"a_development": np.array([20.0, 30.0, 100.0]), "a": np.array([100.0, 10.0])}}
-    study = peers.anchor_study(detected, readings, true, ["a_development"])
+    study = detector_anchor.anchor_study(detected, readings, true, ["a_development"])
     seed = study["seeds"]["0"]
     assert seed["factor"] == pytest.approx(0.4) and seed["anchor_images"] == 2
     assert seed["splits"]["a"]["anchored"]["mae"] == pytest.approx((abs(40 - 50) + abs(4 - 8)) / 2)

@@ -5,7 +5,7 @@
 
 Reads the photo record's per-image counts of every seed (``predictions/seed_N/<benchmark>[_development].csv``,
 each image on its own tiling, as stage ``evaluate`` writes them), runs the SSD peer detector on the same
-photos and scores the detector-anchored rules of ``syrac.studies.peers.anchor_study`` against the record's
+photos and scores the detector-anchored rules of ``anchor_study`` against the record's
 true counts. The counter is not rerun, so every seed of the record is read as it was; the detector runs
 here, and the file names this machine and keeps each photo's detected count, from which the study is
 remade (a test does) without running the detector again.
@@ -22,11 +22,64 @@ import numpy as np
 from syrac import storage
 from syrac.data.datasets import image_paths
 from syrac.errors import DatasetError, MissingWeightsError
+from syrac.inference.evaluation import total_ratio
 from syrac.method.model import machine
 from syrac.studies import peers
+from syrac.tools.seeds import aggregate
+from syrac.tools.ship import PARTS
 
-PARTS = {"shanghaitech_a": "part_A", "shanghaitech_b": "part_B"}
 DEVELOPMENT = "_development"
+
+
+ANCHOR_SHARE = 0.2  # a scene the detector reads as large, few people: it finds this share of the counter's count
+ANCHOR_RULES = ("counter", "anchored", "lower_bound")
+
+
+def _split_figures(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    return {"mae": float(np.abs(predicted - true).mean()), "total_ratio": total_ratio(predicted, true)}
+
+
+def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, np.ndarray]],
+                 true: dict[str, np.ndarray], anchor_splits: list[str], share: float = ANCHOR_SHARE) -> dict:
+    """The person detector as a source of count scale (issue 44's item 5), beside a counter's recorded
+    counts: per split, ``detected`` holds each image's number of detected people, ``true`` its
+    annotated people, and ``readings[seed][split]`` the counter's count. No label enters a rule; the
+    labels only score them.
+
+    - ``anchored``: the counter's unit set where the detector is surest, the images of ``anchor_splits``
+      in which it finds at least ``share`` of what the counter reads (large, few people): every reading
+      times the median detected/read ratio there. It is right only if the detector finds nearly
+      everyone in those scenes.
+    - ``lower_bound``: max(counter, detector), since boxes it is sure of are people who are there.
+    - ``fifths``: per fifth of each split by true count (fewer parts for fewer images), the median
+      detected/true and read/true (the seeds' mean reading): how much of a crowd the detector sees
+      at each density."""
+    study: dict = {"share": share, "seeds": {}}
+    for seed, read in readings.items():
+        ratios = np.concatenate([detected[s] / np.maximum(read[s], 1e-9) for s in anchor_splits])
+        sure = ratios >= share
+        factor = float(np.median(ratios[sure])) if sure.any() else 1.0
+        splits = {}
+        for split, people in true.items():
+            bound = np.maximum(read[split], detected[split])
+            splits[split] = {"counter": _split_figures(read[split], people),
+                             "anchored": _split_figures(factor * read[split], people),
+                             "lower_bound": {**_split_figures(bound, people),
+                                             "binds": int((detected[split] > read[split]).sum())}}
+        study["seeds"][seed] = {"factor": factor, "anchor_images": int(sure.sum()), "splits": splits}
+    runs = study["seeds"].items()
+    study["summary"] = {split: {rule: aggregate({seed: run["splits"][split][rule] for seed, run in runs})
+                                for rule in ANCHOR_RULES} for split in true}
+    study["fifths"] = {}
+    for split, people in true.items():
+        mean_read = np.mean([read[split] for read in readings.values()], axis=0)
+        counted = np.maximum(people, 1)  # an empty image's detections and reading, against one person
+        study["fifths"][split] = [
+            {"true": [float(people[part].min()), float(people[part].max())],
+             "detected_over_true": float(np.median(detected[split][part] / counted[part])),
+             "read_over_true": float(np.median(mean_read[part] / counted[part]))}
+            for part in np.array_split(np.argsort(people, kind="stable"), min(5, len(people)))]
+    return study
 
 
 def recorded(predictions: Path) -> tuple[dict[str, dict[str, dict[str, str]]], list[str]]:
@@ -61,7 +114,7 @@ def remake(rows: dict[str, dict[str, dict[str, dict[str, str]]]], splits: list[s
     counts = {s: np.array([float(detected[s][n]) for n in names[s]]) for s in splits}
     readings = {seed: {s: np.array([float(by_split[s][n]["tiled_count"]) for n in names[s]]) for s in splits}
                 for seed, by_split in rows.items()}
-    return peers.anchor_study(counts, readings, true, [s for s in splits if s.endswith(DEVELOPMENT)])
+    return anchor_study(counts, readings, true, [s for s in splits if s.endswith(DEVELOPMENT)])
 
 
 def main(argv: list[str] | None = None) -> int:
