@@ -102,6 +102,10 @@ def test_the_anchor_takes_the_counter_s_unit_from_the_scenes_the_detector_is_sur
     assert seed["splits"]["a"]["lower_bound"] == {"mae": pytest.approx((50 + 4) / 2), "total_ratio": pytest.approx(
         112 / 58), "binds": 1}
     assert seed["splits"]["a_development"]["counter"]["total_ratio"] == pytest.approx(150 / 430)
+    # the midpoint moves the images where the detector finds a fifth of the reading: (12 + 10) / 2 = 11 for 8
+    assert seed["splits"]["a"]["midpoint"] == {"mae": pytest.approx((50 + 3) / 2), "total_ratio": pytest.approx(
+        111 / 58), "fires": 1}
+    assert seed["splits"]["a_development"]["midpoint"]["mae"] == pytest.approx((5 + 0.5 + 300) / 3)
     assert study["summary"]["a"]["anchored"]["mean"]["mae"] == pytest.approx(7.0)
     assert [f["true"] for f in study["fifths"]["a_development"]] == [[10, 10], [20, 20], [400, 400]]
     assert study["fifths"]["a"][0] == {"true": [8, 8], "detected_over_true": 1.5, "read_over_true": 1.25}
@@ -123,6 +127,26 @@ def test_the_anchor_tool_names_what_is_missing_and_writes_nothing(tmp_path, caps
     assert run(tmp_path / "predictions") == 2
     assert "folder not found" in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_anchor_tool_rescores_the_counts_it_kept_without_the_detector(tmp_path, capsys, monkeypatch):
+    seed = tmp_path / "predictions" / "seed_0"
+    seed.mkdir(parents=True)
+    for split in ("shanghaitech_b", "shanghaitech_b_development"):
+        (seed / f"{split}.csv").write_text("image,true_count,predicted_count,tiled_count,tiling\n"
+                                           "IMG_1.jpg,10,20,20,1\nIMG_2.jpg,400,100,100,2\n")
+    out = tmp_path / "anchor.json"
+    args = ["--reuse", "--predictions", str(tmp_path / "predictions"), "--out", str(out)]
+    assert detector_anchor.main(args) == 2
+    assert "no detected counts to reuse" in capsys.readouterr().err and not out.exists()
+    kept = {split: {"IMG_1.jpg": 10, "IMG_2.jpg": 1} for split in ("shanghaitech_b", "shanghaitech_b_development")}
+    out.write_text(json.dumps({"detected": kept, "machine": {"cpu": "where the detector ran"}}))
+    monkeypatch.setattr(detector_anchor.peers, "load", lambda name: pytest.fail("--reuse ran the detector"))
+    assert detector_anchor.main(args) == 0
+    record = json.loads(out.read_text())
+    assert record["machine"] == {"cpu": "where the detector ran"} and record["detected"] == kept
+    midpoint = record["seeds"]["0"]["splits"]["shanghaitech_b"]["midpoint"]
+    assert midpoint == {"mae": pytest.approx((5 + 300) / 2), "total_ratio": pytest.approx(115 / 410), "fires": 1}
 
 
 def test_the_detector_anchor_record_is_its_study_remade_from_the_counts_it_keeps():

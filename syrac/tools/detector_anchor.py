@@ -2,13 +2,14 @@
 
     python -m syrac.tools.detector_anchor --data datasets/ShanghaiTech \\
         [--predictions metrics/real/predictions] [--out metrics/real/levers/detector_anchor.json]
+    python -m syrac.tools.detector_anchor --reuse    # the rules scored again on the counts --out keeps
 
 Reads the photo record's per-image counts of every seed (``predictions/seed_N/<benchmark>[_development].csv``,
 each image on its own tiling, as stage ``evaluate`` writes them), runs the SSD peer detector on the same
 photos and scores the detector-anchored rules of ``anchor_study`` against the record's
 true counts. The counter is not rerun, so every seed of the record is read as it was; the detector runs
-here, and the file names this machine and keeps each photo's detected count, from which the study is
-remade (a test does) without running the detector again.
+here, and the file names this machine and keeps each photo's detected count, from which ``--reuse``
+remakes the study (a test does too) without running the detector again.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ DEVELOPMENT = "_development"
 
 
 ANCHOR_SHARE = 0.2  # a scene the detector reads as large, few people: it finds this share of the counter's count
-ANCHOR_RULES = ("counter", "anchored", "lower_bound")
+ANCHOR_RULES = ("counter", "anchored", "lower_bound", "midpoint")
 
 
 def _split_figures(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return {"mae": float(np.abs(predicted - true).mean()), "total_ratio": total_ratio(predicted, true)}
+
+
+def _midpoint(detected: np.ndarray, read: np.ndarray, true: np.ndarray, share: float) -> dict:
+    bounded = detected / np.maximum(read, 1e-9) >= share  # as the anchored rule's sure scenes
+    return {**_split_figures(np.where(bounded, (detected + read) / 2, read), true), "fires": int(bounded.sum())}
 
 
 def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, np.ndarray]],
@@ -51,6 +57,10 @@ def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, 
       times the median detected/read ratio there. It is right only if the detector finds nearly
       everyone in those scenes.
     - ``lower_bound``: max(counter, detector), since boxes it is sure of are people who are there.
+    - ``midpoint``: on each image in which the detector finds at least ``share`` of the reading, the mean
+      of the two counts, the other images as the counter reads them. Where the true count lies between
+      them (the detector misses people, the counter over-reads large ones) the midpoint is the estimate
+      whose worst error is least; where the detector finds less, the scene is too dense for it to bound.
     - ``fifths``: per fifth of each split by true count (fewer parts for fewer images), the median
       detected/true and read/true (the seeds' mean reading): how much of a crowd the detector sees
       at each density."""
@@ -65,7 +75,8 @@ def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, 
             splits[split] = {"counter": _split_figures(read[split], people),
                              "anchored": _split_figures(factor * read[split], people),
                              "lower_bound": {**_split_figures(bound, people),
-                                             "binds": int((detected[split] > read[split]).sum())}}
+                                             "binds": int((detected[split] > read[split]).sum())},
+                             "midpoint": _midpoint(detected[split], read[split], people, share)}
         study["seeds"][seed] = {"factor": factor, "anchor_images": int(sure.sum()), "splits": splits}
     runs = study["seeds"].items()
     study["summary"] = {split: {rule: aggregate({seed: run["splits"][split][rule] for seed, run in runs})
@@ -117,30 +128,49 @@ def remake(rows: dict[str, dict[str, dict[str, dict[str, str]]]], splits: list[s
     return anchor_study(counts, readings, true, [s for s in splits if s.endswith(DEVELOPMENT)])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="ShanghaiTech's root (part_A, part_B)")
-    parser.add_argument("--predictions", type=Path, default=Path("metrics/real/predictions"))
-    parser.add_argument("--out", type=Path, default=Path("metrics/real/levers/detector_anchor.json"))
-    args = parser.parse_args(argv)
-    try:
-        rows, splits = recorded(args.predictions)
-        photos = {split: photo_of(args.data, split) for split in splits}
-        first = next(iter(rows.values()))
-        missing = [f"{split}/{name}" for split in splits for name in first[split] if name not in photos[split]]
-        if missing:
-            raise FileNotFoundError(f"{args.data}: {len(missing)} recorded photos not found, e.g. {missing[0]}")
-        detector = peers.load("ssd_mobilenet_v2")
-    except (FileNotFoundError, DatasetError, MissingWeightsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def detect_recorded(data: Path | None, rows: dict, splits: list[str]) -> dict[str, dict[str, int]]:
+    """Each recorded photo's detected count: the SSD peer detector run on the photos under ``data``."""
+    if data is None:
+        raise FileNotFoundError("--data: ShanghaiTech's root is needed to run the detector (or --reuse)")
+    photos = {split: photo_of(data, split) for split in splits}
+    first = next(iter(rows.values()))
+    missing = [f"{split}/{name}" for split in splits for name in first[split] if name not in photos[split]]
+    if missing:
+        raise FileNotFoundError(f"{data}: {len(missing)} recorded photos not found, e.g. {missing[0]}")
+    detector = peers.load("ssd_mobilenet_v2")
     detected = {}
     for split in splits:
         counts, _ = peers.count_images(detector, [photos[split][name] for name in first[split]], split)
         detected[split] = dict(zip(first[split], counts.astype(int).tolist()))
+    return detected
+
+
+def kept_counts(record: Path) -> tuple[dict[str, dict[str, int]], dict]:
+    """The detected counts an earlier run of this tool kept, and the machine the detector ran on."""
+    kept = storage.read_json(record) if record.exists() else {}
+    if "detected" not in kept:
+        raise FileNotFoundError(f"{record}: no detected counts to reuse (run once with --data)")
+    return kept["detected"], kept["machine"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="ShanghaiTech's root (part_A, part_B); not read with --reuse")
+    parser.add_argument("--predictions", type=Path, default=Path("metrics/real/predictions"))
+    parser.add_argument("--out", type=Path, default=Path("metrics/real/levers/detector_anchor.json"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the rules again on the detected counts --out keeps, without the detector")
+    args = parser.parse_args(argv)
+    try:
+        rows, splits = recorded(args.predictions)
+        detected, measured_on = (kept_counts(args.out) if args.reuse
+                                 else (detect_recorded(args.data, rows, splits), machine()))
+    except (FileNotFoundError, DatasetError, MissingWeightsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     study = remake(rows, splits, detected)
     storage.write_json(args.out, {"predictions": str(args.predictions), "detector": "ssd_mobilenet_v2",
-                                  "machine": machine(), **study, "detected": detected})
+                                  "machine": measured_on, **study, "detected": detected})
     for split, rules in study["summary"].items():
         print(split, {rule: round(s["mean"]["mae"], 1) for rule, s in rules.items()})
     return 0
