@@ -139,6 +139,8 @@ def test_the_anchor_tool_rescores_the_counts_it_kept_without_the_detector(tmp_pa
     args = ["--reuse", "--predictions", str(tmp_path / "predictions"), "--out", str(out)]
     assert detector_anchor.main(args) == 2
     assert "no detected counts to reuse" in capsys.readouterr().err and not out.exists()
+    assert detector_anchor.main(args[1:]) == 2  # neither --reuse nor --data
+    assert "ShanghaiTech's root is needed" in capsys.readouterr().err and not out.exists()
     kept = {split: {"IMG_1.jpg": 10, "IMG_2.jpg": 1} for split in ("shanghaitech_b", "shanghaitech_b_development")}
     out.write_text(json.dumps({"detected": kept, "machine": {"cpu": "where the detector ran"}}))
     monkeypatch.setattr(detector_anchor.peers, "load", lambda name: pytest.fail("--reuse ran the detector"))
