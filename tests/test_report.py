@@ -276,3 +276,18 @@ def test_the_generated_blocks_match_the_committed_metrics(block, page, metrics_d
     else:
         expected = report.BLOCKS[block](REPO / metrics_dir)
     assert generated == expected.rstrip() + "\n"  # the end marker on a line of its own
+
+
+def test_the_detector_rules_table_holds_each_rule_against_the_counter_on_both_development_parts():
+    def figures(*maes):
+        return {"seeds": {str(i): {"mae": m, "total_ratio": 1.0} for i, m in enumerate(maes)},
+                "mean": {"mae": sum(maes) / len(maes), "total_ratio": 1.0},
+                "min": {"mae": min(maes), "total_ratio": 1.0}, "max": {"mae": max(maes), "total_ratio": 1.0}}
+
+    dev = {"counter": (10.0, 20.0), "anchored": (30.0, 40.0), "lower_bound": (9.0, 19.0), "midpoint": (11.0, 5.0)}
+    summary = {f"{benchmark}{part}": {rule: figures(maes[i], maes[i] + 2) for rule, maes in dev.items()}
+               for i, benchmark in enumerate(("shanghaitech_a", "shanghaitech_b")) for part in ("", "_development")}
+    rows = report.detector_rules_table({"summary": summary}).splitlines()[2:]
+    assert [row.rsplit("| ", 1)[1] for row in rows] == ["the reference |", "not ahead on both |", "ahead on both |",
+                                                       "not ahead on both |"]
+    assert rows[2].startswith("| the larger of the counter's and the detector's count | 10.0 (9.0 to 11.0) | 1.00 |")
