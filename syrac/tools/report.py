@@ -484,6 +484,11 @@ def _spread_or_value(summary: dict) -> str:
     return spread(summary, "mae") if len(summary["seeds"]) > 1 else f"{summary['mean']['mae']:.1f}"
 
 
+def _verdict(reference: bool, ahead: bool) -> str:
+    """A lever table's last column: the reference row, or whether the row's development means are below it."""
+    return "the reference" if reference else ("ahead on both" if ahead else "not ahead on both")
+
+
 def levers_table(levers: list[tuple[str, dict, str | None]], names: list[str]) -> str:
     """Levers against their reference (the first row), each a (label, ``syrac.tools.seeds`` summary,
     read-out of ``review_probes`` or None for the counter's own reading). Per benchmark: the development
@@ -508,9 +513,7 @@ def levers_table(levers: list[tuple[str, dict, str | None]], names: list[str]) -
             < dev(reference, reference_readout, n)["tiling"]["mean"]["mae"]
             for n in names
         )
-        rows.append(
-            [label] + cells + ["the reference" if i == 0 else ("ahead on both" if ahead else "not ahead on both")]
-        )
+        rows.append([label] + cells + [_verdict(i == 0, ahead)])
     header = [f"{_short(n)} dev {what}" for n in names for what in ("MAE", "total", "zoom-out")]
     return _table(["lever"] + header + [f"{_short(n)} test MAE" for n in names] + ["development parts"], rows)
 
@@ -716,8 +719,7 @@ def detector_rules_table(study: dict) -> str:
         cells += [spread(summary[name][rule], "mae") for name in names]
         ahead = all(summary[f"{n}_development"][rule]["mean"]["mae"]
                     < summary[f"{n}_development"]["counter"]["mean"]["mae"] for n in names)
-        verdict = "the reference" if rule == "counter" else ("ahead on both" if ahead else "not ahead on both")
-        rows.append([label] + cells + [verdict])
+        rows.append([label] + cells + [_verdict(rule == "counter", ahead)])
     header = [f"{_short(n)} dev {what}" for n in names for what in ("MAE", "total")]
     return _table(["rule"] + header + [f"{_short(n)} test MAE" for n in names] + ["development parts"], rows)
 
