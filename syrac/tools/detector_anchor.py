@@ -40,9 +40,8 @@ def _split_figures(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return {"mae": float(np.abs(predicted - true).mean()), "total_ratio": total_ratio(predicted, true)}
 
 
-def _midpoint(detected: np.ndarray, read: np.ndarray, true: np.ndarray, share: float) -> dict:
-    bounded = detected / np.maximum(read, 1e-9) >= share  # as the anchored rule's sure scenes
-    return {**_split_figures(np.where(bounded, (detected + read) / 2, read), true), "fires": int(bounded.sum())}
+def _midpoint(detected: np.ndarray, read: np.ndarray, true: np.ndarray, sure: np.ndarray) -> dict:
+    return {**_split_figures(np.where(sure, (detected + read) / 2, read), true), "fires": int(sure.sum())}
 
 
 def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, np.ndarray]],
@@ -66,7 +65,8 @@ def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, 
       at each density."""
     study: dict = {"share": share, "seeds": {}}
     for seed, read in readings.items():
-        ratios = np.concatenate([detected[s] / np.maximum(read[s], 1e-9) for s in anchor_splits])
+        found = {split: detected[split] / np.maximum(read[split], 1e-9) for split in true}  # detected/read per image
+        ratios = np.concatenate([found[s] for s in anchor_splits])
         sure = ratios >= share
         factor = float(np.median(ratios[sure])) if sure.any() else 1.0
         splits = {}
@@ -76,7 +76,7 @@ def anchor_study(detected: dict[str, np.ndarray], readings: dict[str, dict[str, 
                              "anchored": _split_figures(factor * read[split], people),
                              "lower_bound": {**_split_figures(bound, people),
                                              "binds": int((detected[split] > read[split]).sum())},
-                             "midpoint": _midpoint(detected[split], read[split], people, share)}
+                             "midpoint": _midpoint(detected[split], read[split], people, found[split] >= share)}
         study["seeds"][seed] = {"factor": factor, "anchor_images": int(sure.sum()), "splits": splits}
     runs = study["seeds"].items()
     study["summary"] = {split: {rule: aggregate({seed: run["splits"][split][rule] for seed, run in runs})
