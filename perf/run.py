@@ -24,7 +24,8 @@ kind of machine whose figures should not mix with that file's). Sections:
   paper's sizes and steps (summed from its timed parts), the review's question 6.
 - inference: KxK patch counting, all patches of an image in one batch against one patch per call.
 - encode_batch: the encoder (ResNet-18 at 192x256) at 1 to 128 patches a forward pass against
-  ``features.encode``'s default, and whether the features come out the same to the bit.
+  ``features.encode``'s default on this machine (``patches_per_pass``), and whether the features come
+  out the same to the bit.
 - photo_counter: `syrac count`'s default reading of ShanghaiTech photos by the shipped photo counter
   beside the embedded one, and a one-minute video at a frame a second (needs the data).
 - tiling: `syrac count`'s default, each image on its own tiling, against a fixed 2x2 grid, with the
@@ -35,7 +36,6 @@ kind of machine whose figures should not mix with that file's). Sections:
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import platform
@@ -55,7 +55,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's syrac; the te
 from repo import shanghaitech_root  # noqa: E402  (where the tests find ShanghaiTech: one rule for both)
 
 from syrac.method.augment import augment  # noqa: E402
-from syrac.method.features import encode, image_patches  # noqa: E402
+from syrac.method.features import encode, image_patches, patches_per_pass  # noqa: E402
 from syrac.method.model import (  # noqa: E402
     RankCounter,
     build_encoder,
@@ -505,10 +505,12 @@ def bench_memory(per_count: int) -> dict:
 
 def bench_encode_batch(patches: int) -> dict:
     """The encoder of the embedded default and the photo profile (ResNet-18 at 192x256, the machine's
-    precision) at each number of patches a forward pass, against ``features.encode``'s default batch;
-    and whether every feature comes out the same to the bit at each."""
-    size, default = (192, 256), inspect.signature(encode).parameters["batch_size"].default
+    precision) at each number of patches a forward pass, against ``features.encode``'s default batch
+    on this machine (``patches_per_pass``); and whether every feature comes out the same to the bit at
+    each."""
+    size = (192, 256)
     model = to_device(RankCounter(*build_encoder("resnet18", "none")), DEVICE)
+    default = patches_per_pass(model, DEVICE)
     rng = np.random.default_rng(0)
     shown = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(patches)]
     reference = encode(model, shown)
