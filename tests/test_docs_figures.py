@@ -151,10 +151,20 @@ def machine_kind_quotes() -> list[str]:
 
 
 def zen3_encode_quotes() -> list[str]:
-    """perf/RESULTS.md, Zen 3: extract_features at 64 and at 16 patches a pass, from its results file."""
-    batching = read_json(REPO / "perf/results/cpu-amd-zen3/results.json")["extract_features_batching"]
+    """perf/RESULTS.md, Zen 3: a photo rank step in fp32, and extract_features at 64 and at 16 patches a pass,
+    from its results file."""
+    results = read_json(REPO / "perf/results/cpu-amd-zen3/results.json")
+    batching, first, second = results["extract_features_batching"], results["photo_step_earlier"], results["photo_step"]
     before, after, again = (batching["seconds"][run] for run in batching["order"])
-    return [f"| seconds | {before:.1f} | {after:.1f} | {again:.1f} |",
+
+    def row(label: str, key: str, form: str) -> str:
+        return f"| {label} | {first[key]:{form}} | {second[key]:{form}} |"
+
+    return [row("the whole step, as `pretrain.rank_epoch` runs it (s)", "step_s", ".2f"),
+            row("the network alone on the same batch (s)", "network_alone_step_s", ".2f"),
+            f"| the step over the network alone | {first['step_over_network_alone']:.2f}x | "
+            f"{second['step_over_network_alone']:.2f}x |",
+            f"| seconds | {before:.1f} | {after:.1f} | {again:.1f} |",
             f"runs {min(before, again) / after:.2f} to {max(before, again) / after:.2f} times as fast",
             f"differ by {abs(before - again):.0f} s"]
 
