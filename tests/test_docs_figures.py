@@ -157,11 +157,11 @@ def zen3_encode_quotes() -> list[str]:
     batching, first, second = results["extract_features_batching"], results["photo_step_earlier"], results["photo_step"]
     before, after, again = (batching["seconds"][run] for run in batching["order"])
 
-    def row(label: str, key: str, form: str) -> str:
-        return f"| {label} | {first[key]:{form}} | {second[key]:{form}} |"
+    def row(label: str, key: str) -> str:
+        return f"| {label} | {first[key]:.2f} | {second[key]:.2f} |"
 
-    return [row("the whole step, as `pretrain.rank_epoch` runs it (s)", "step_s", ".2f"),
-            row("the network alone on the same batch (s)", "network_alone_step_s", ".2f"),
+    return [row("the whole step, as `pretrain.rank_epoch` runs it (s)", "step_s"),
+            row("the network alone on the same batch (s)", "network_alone_step_s"),
             f"| the step over the network alone | {first['step_over_network_alone']:.2f}x | "
             f"{second['step_over_network_alone']:.2f}x |",
             f"| seconds | {before:.1f} | {after:.1f} | {again:.1f} |",
