@@ -533,6 +533,8 @@ def restrict(summary, seeds: list[str]):
     return summary
 
 
+ZEN3_SCREENS = "real/levers/zen3_readout_screens_seeds"  # syrac.tools.readout_screen --combine of the seeds' screens
+ZEN3_DEFAULT_SCREENS = "levers/zen3_default_readout_screens_seeds"
 # docs/count-scale.md: the count-scale study's levers, each (label, summary under metrics/, read-out or None);
 # the first of each list is the reference, read at the seeds of the levers after it
 SCALE_LEVERS = {
@@ -649,6 +651,29 @@ SCALE_LEVERS = {
              "relative_prompted"),
             ("the same features, the ridge probe on rank-refined N (the adopted read-out)",
              "real/levers/counting_to_1000_relative_seed1", "ridge_rank_refined"),
+        ],
+    ),
+    "read-outs screened on the adopted counter's features (syrac.tools.readout_screen), every row on the AMD Zen 3 "
+    "machine in fp32": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the counter adopted** (lever 9), rerun on the Zen 3 machine", ZEN3_SCREENS, "counter"),
+            ("with 60 mosaics of the counting set's own images, each labelled the sum of its four (lever 16)",
+             ZEN3_SCREENS, "mosaics_60"),
+            ("with 420 such mosaics, as many as the counting set's images", ZEN3_SCREENS, "mosaics_420"),
+            ("features divided by their spread in each domain: renders the counting set's, photos the development "
+             "parts' cells' (item 6)", ZEN3_SCREENS, "standardised_scale"),
+            ("the same, centred on each domain's mean too (CORAL's diagonal)", ZEN3_SCREENS, "standardised_full"),
+        ],
+    ),
+    "lever 16 in the embedded world, screened on the embedded default's features (syrac.tools.readout_screen), "
+    "every row on the AMD Zen 3 machine in fp32": (
+        ["sim_sparse", "sim_dense"],
+        [
+            ("**the embedded default** (lever 13), rerun on the Zen 3 machine", ZEN3_DEFAULT_SCREENS, "counter"),
+            ("with 60 mosaics of the counting set's own images, each labelled the sum of its four",
+             ZEN3_DEFAULT_SCREENS, "mosaics_60"),
+            ("with 420 such mosaics", ZEN3_DEFAULT_SCREENS, "mosaics_420"),
         ],
     ),
     "embedded world, one seed, every row on the AMD machine": (

@@ -61,19 +61,19 @@ def summarise(runs: dict[str, dict]) -> dict:
     their mean and range."""
     first = next(iter(runs.values()))
     benchmarks = {
-        name: _split_spread({seed: run["eval"][name] for seed, run in runs.items()}) for name in first["eval"]
+        name: split_spread({seed: run["eval"][name] for seed, run in runs.items()}) for name in first["eval"]
     }
     for name, summary in benchmarks.items():  # the development part of the training split, where it was read
         if all("development" in run["eval"][name] for run in runs.values()):
-            summary["development"] = _split_spread(
+            summary["development"] = split_spread(
                 {seed: run["eval"][name]["development"] for seed, run in runs.items()}
             )
         for split, where in (("test", summary), ("development", summary.get("development"))):
             readings = [run.get("predictions", {}).get(name, {}).get(split) for run in runs.values()]
             if where is not None and all(readings) and (ensemble := seed_ensemble(readings)) is not None:
                 where["ensemble"] = ensemble
-    readouts = {split: {name: {readout: _split_spread({seed: run["review_probes"][split][name][readout]
-                                                       for seed, run in runs.items()})
+    readouts = {split: {name: {readout: split_spread({seed: run["review_probes"][split][name][readout]
+                                                      for seed, run in runs.items()})
                                for readout in first["review_probes"][split][name]}
                         for name in first["review_probes"][split]}
                 for split in ("test", "development")} if "review_probes" in first else {}
@@ -118,7 +118,7 @@ def seed_ensemble(readings: list[list[dict]]) -> dict | None:
     }
 
 
-def _split_spread(per_seed: dict[str, dict]) -> dict:
+def split_spread(per_seed: dict[str, dict]) -> dict:
     """One split's scores at K (with K, and the label-free zoom ratios where they were read) and, where it
     was read, on the own tiling: every seed, mean and range."""
     summary = aggregate(

@@ -1,0 +1,188 @@
+"""Read-out levers screened on a finished run's frozen features, no stage rerun (issue 44's items 1 and 4 at
+the probe, and item 6).
+
+    python -m syrac.tools.readout_screen --out screen_seed0.json          # in a workspace after dvc repro
+    python -m syrac.tools.readout_screen --combine screen_seed*.json --out metrics/real/levers/<name>.json
+
+Each variant refits the probe as stage ``probe`` does (``probe.form`` and ``probe.labels`` of params.yaml,
+its tiling rule at the new probe's ceiling) and reads every benchmark's cached features, test split and
+development part, as stage ``evaluate`` does:
+
+- ``counter``: the probe unchanged, which reproduces ``metrics/eval.json`` (the reference, and the check
+  that the workspace's features are the run's).
+- ``mosaics_M``: the counting set with M 2x2 mosaics of its own images, each four drawn at random at
+  half their size (``syrac.method.scale.mosaics``, the zoom-out view the scale relations train on), labelled
+  with the sum of the four's labels. The sum is exact for the noisy labels too, so the probe sees crowds
+  of four times the prompts' people at half their size, without a generator or a count label: the
+  zoom-out relation given to the read-out instead of the encoder.
+- ``standardised_scale`` / ``standardised_full``: each domain's features divided by their spread over
+  that domain (renders: the counting set; photos: every cell of the photo benchmarks' development parts at
+  the tiling's grids, images only), and with ``full`` centred on its mean too (CORAL's diagonal). Centring
+  forces the photos' mean reading to the renders' (target shift); dividing alone keeps a feature's zero,
+  the reading of a region where it does not fire, so the photos keep their own mean.
+
+No label reaches a variant: the benchmarks' true counts only score them. ``--combine`` gathers several
+seeds' files into the shape of a ``syrac.tools.seeds`` summary (the counter's reading per benchmark, every
+variant under ``readouts``), which ``syrac.tools.report --block scale`` tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from syrac import config, storage
+from syrac.inference.evaluation import read_split
+from syrac.inference.tiling import TilingRule, ceiling_of, configured_rule
+from syrac.method.counter import load_probe
+from syrac.method.features import encode, load_resized
+from syrac.method.model import load_rank_model, machine
+from syrac.method.probe import LinearProbe, probe_targets, rank_head_weights
+from syrac.method.readouts import fit_probe
+from syrac.method.scale import mosaics, whole_views
+from syrac.synthetic.counting import prompted_for
+from syrac.tools.seeds import split_spread
+
+SPLITS = {"test": ("data/features/benchmarks", "data/ground_truth/benchmarks"),
+          "development": ("data/features/development", "data/ground_truth/benchmarks_train")}
+
+
+def counting_mosaics(model, paths: list[Path], targets: np.ndarray, count: int, seed: int,
+                     size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of ``count`` 2x2 mosaics of the counting images ``paths`` (labels ``targets``):
+    four images drawn without replacement for each, laid out 2x2 at the input size; the label their sum."""
+    if count == 0:
+        return np.zeros((0, model.feature_dim), dtype=np.float32), np.zeros(0)
+    picks = np.stack([np.random.default_rng([seed, i]).choice(len(paths), 4, replace=False) for i in range(count)])
+    views = load_resized(paths, size, "counting images")
+    laid_out = whole_views(mosaics(views[picks.ravel()]), size).round().clamp(0, 255).byte()
+    return encode(model, list(laid_out.permute(0, 2, 3, 1).numpy())), targets[picks].sum(axis=1)
+
+
+def photo_cells(root: Path, names: list[str], grids: tuple[int, ...]) -> np.ndarray:
+    """Every cell of the named benchmarks' development parts at ``grids``, as rows of features."""
+    rows = []
+    for name in names:
+        with np.load(root / SPLITS["development"][0] / f"{name}.npz") as data:
+            rows += [data[f"k{k}"].reshape(-1, data[f"k{k}"].shape[-1]) for k in grids]
+    return np.concatenate(rows)
+
+
+def standardised(probe: LinearProbe, centre: np.ndarray | None, spread: np.ndarray) -> LinearProbe:
+    """A probe fitted on (x - centre) / spread, as a probe of x itself."""
+    weight = probe.weight / spread
+    return LinearProbe(weight, probe.bias - (0.0 if centre is None else float(centre @ weight)))
+
+
+def read_benchmarks(root: Path, cfg, probes: dict[str, LinearProbe], rule: TilingRule) -> dict:
+    """{split: {benchmark: summary as evaluate writes it}}, at the K the run's ``evaluate`` counted with and
+    on each image's own tiling, each benchmark read by its domain's probe (``probes['photos']`` for the photo
+    benchmarks, ``probes['renders']`` for the simulated ones)."""
+    evaluated = storage.read_json(root / "metrics/eval.json")
+    readings = {}
+    for split, (features, truth) in SPLITS.items():
+        readings[split] = {}
+        for name, spec in cfg.benchmarks.items():
+            probe = probes["renders" if spec.format == "embedded" else "photos"]
+            reading = read_split(probe, root / features / f"{name}.npz", root / truth / name,
+                                 evaluated[name]["patches"], rule)
+            readings[split][name] = reading.summary(rule.grids)
+    return readings
+
+
+def screen(root: Path, mosaic_counts: list[int]) -> dict:
+    """Every variant's readings of one workspace's benchmarks: {split: {benchmark: {variant: summary}}}."""
+    cfg = config.load(root / "params.yaml")
+    model, checkpoint = load_rank_model(root / "models/rank.pt")
+    size = tuple(checkpoint["input_size"])
+    with np.load(root / "data/features/counting.npz") as data:
+        features, names = data["features"], [str(n) for n in data["images"]]
+    prompted = prompted_for(root / "data/counting/labels.csv", names)
+    weight, bias = rank_head_weights(model.state_dict())
+    targets = probe_targets(cfg.probe, prompted, features @ weight + bias)
+
+    def fit(x: np.ndarray, y: np.ndarray) -> LinearProbe:
+        return fit_probe(x, y, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, cfg.probe.form)[0]
+
+    def rule_of(probe: LinearProbe) -> TilingRule:
+        return configured_rule(cfg, ceiling_of(probe, features, prompted))
+
+    counter = load_probe(root / "models/syrac.pt")
+    variants = {"counter": ({"renders": counter, "photos": counter}, TilingRule.from_counter(root / "models/syrac.pt"))}
+    extra_x, extra_y = counting_mosaics(model, [root / "data/counting" / n for n in names], targets,
+                                        max(mosaic_counts, default=0), cfg.seed, size)
+    for count in mosaic_counts:
+        probe = fit(np.concatenate([features, extra_x[:count]]), np.concatenate([targets, extra_y[:count]]))
+        variants[f"mosaics_{count}"] = ({"renders": probe, "photos": probe}, rule_of(probe))
+    photos = [name for name, spec in cfg.benchmarks.items() if spec.format != "embedded"]
+    if photos:
+        cells = photo_cells(root, photos, configured_rule(cfg, 0.0).grids)
+        domains = {"renders": features, "photos": cells}
+        spreads = {d: x.std(axis=0) + 1e-6 for d, x in domains.items()}
+        for centred in (False, True):
+            centres = {d: x.mean(axis=0) if centred else None for d, x in domains.items()}
+            base = fit((features - (centres["renders"] if centred else 0.0)) / spreads["renders"], targets)
+            probes = {d: standardised(base, centres[d], spreads[d]) for d in domains}
+            variants[f"standardised_{'full' if centred else 'scale'}"] = (probes, rule_of(probes["renders"]))
+    readings = {name: read_benchmarks(root, cfg, probes, rule) for name, (probes, rule) in variants.items()}
+    return {"seed": cfg.seed, "machine": machine(), "workspace": provenance(root),
+            "readouts": {split: {bench: {name: readings[name][split][bench] for name in readings}
+                                 for bench in cfg.benchmarks}
+                         for split in SPLITS}}
+
+
+def provenance(root: Path) -> dict:
+    """Which run a screen read: the workspace's commit and its rank model's md5 (as ``dvc.lock`` names it)."""
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    digest = hashlib.md5((root / "models/rank.pt").read_bytes()).hexdigest()
+    return {"commit": commit.stdout.strip() or None, "rank_model_md5": digest}
+
+
+def combine(files: list[Path]) -> dict:
+    """Several seeds' screens -> a ``syrac.tools.seeds``-shaped summary: per benchmark the counter's reading
+    (test, and ``development``), and every variant under ``readouts``, each as every seed, mean and range."""
+    runs = {str(run["seed"]): run for run in map(storage.read_json, files)}
+    if len(runs) != len(files):
+        raise ValueError(f"{', '.join(map(str, files))}: two files of one seed")
+    first = next(iter(runs.values()))
+    readouts = {split: {bench: {name: split_spread({seed: run["readouts"][split][bench][name]
+                                                    for seed, run in runs.items()})
+                                for name in variants}
+                        for bench, variants in first["readouts"][split].items()}
+                for split in SPLITS}
+    counter = {bench: {**readouts["test"][bench]["counter"], "development": readouts["development"][bench]["counter"]}
+               for bench in readouts["test"]}
+    return {**counter, "readouts": readouts, "machine": first["machine"],
+            "workspaces": {seed: run["workspace"] for seed, run in runs.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="the workspace whose run is screened")
+    parser.add_argument("--mosaics", type=int, nargs="*", default=[60, 420],
+                        help="numbers of counting-set mosaics, a variant each")
+    parser.add_argument("--combine", type=Path, nargs="+", help="seeds' screen files to summarise, running nothing")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if any(count < 1 for count in args.mosaics):
+        parser.error(f"--mosaics: each number at least 1; got {args.mosaics}")
+    try:
+        result = combine(args.combine) if args.combine else screen(args.root, args.mosaics)
+    except (FileNotFoundError, KeyError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    storage.write_json(args.out, result)
+    for bench, variants in result["readouts"]["development"].items():
+        tilings = {name: summary["tiling"] for name, summary in variants.items()}
+        print(bench, "development part, own tiling, MAE:",
+              {name: round(t["mean"]["mae"] if "mean" in t else t["mae"], 1) for name, t in tilings.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

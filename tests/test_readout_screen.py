@@ -1,0 +1,94 @@
+"""Read-out levers screened on a finished run's features (syrac.tools.readout_screen): the counting set's
+mosaics hold their four images and the sum of their labels, a standardised probe reads raw features as it
+read standardised ones, and a screen of a trained run reproduces its own evaluation before anything changes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from repo import REPO
+
+from syrac import storage
+from syrac.method.features import encode
+from syrac.method.model import RankCounter
+from syrac.method.probe import LinearProbe
+from syrac.tools import readout_screen, report
+
+
+def test_a_counting_mosaic_shows_its_four_images_and_is_labelled_with_the_sum_of_theirs(tmp_path):
+    shades = [130, 150, 170, 190, 210, 250]  # every channel above ImageNet's mean: features past ReLU's zero
+    paths = []
+    for shade in shades:
+        paths.append(tmp_path / f"n{shade}.png")
+        Image.new("RGB", (48, 32), (shade, 380 - shade, shade)).save(paths[-1])
+    targets = np.array([0.0, 1.0, 5.0, 10.0, 50.0, 100.0])
+    mean_colour = RankCounter(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()), 3,
+                              precision="fp32")  # its features: each channel's mean, normalised
+    single, _ = readout_screen.counting_mosaics(mean_colour, paths, targets, 0, seed=0, size=(32, 48))
+    features, labels = readout_screen.counting_mosaics(mean_colour, paths, targets, 5, seed=0, size=(32, 48))
+    assert single.shape == (0, 3) and features.shape == (5, 3)
+    picks = np.stack([np.random.default_rng([0, i]).choice(len(paths), 4, replace=False) for i in range(5)])
+    assert labels.tolist() == targets[picks].sum(axis=1).tolist()
+    one = encode(mean_colour, [np.asarray(Image.open(p)) for p in paths])
+    np.testing.assert_allclose(features, one[picks].mean(axis=1), atol=0.02)  # each image a quarter of the mosaic
+    again, _ = readout_screen.counting_mosaics(mean_colour, paths, targets, 3, seed=0, size=(32, 48))
+    np.testing.assert_array_equal(again, features[:3])  # fewer mosaics are the first of more: variants nest
+
+
+def test_a_standardised_probe_reads_raw_features_as_its_fit_read_standardised_ones():
+    rng = np.random.default_rng(0)
+    x = rng.random((7, 4)) * [1.0, 10.0, 0.1, 3.0]
+    centre, spread = x.mean(axis=0), x.std(axis=0) + 1e-6
+    fitted = LinearProbe(rng.normal(size=4), 2.5)
+    for shift in (None, centre):
+        raw = readout_screen.standardised(fitted, shift, spread)
+        moved = x - (0.0 if shift is None else shift)
+        np.testing.assert_allclose(x @ raw.weight + raw.bias, (moved / spread) @ fitted.weight + fitted.bias)
+
+
+def test_a_screen_reproduces_the_runs_own_readings_and_combines_into_a_lever_table(tiny_repo, tmp_path):
+    first = tmp_path / "seed0.json"
+    assert readout_screen.main(["--root", str(tiny_repo), "--mosaics", "2", "5", "--out", str(first)]) == 0
+    screen = storage.read_json(first)
+    evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
+    for name, metrics in evaluated.items():
+        for split, expected in (("test", metrics), ("development", metrics["development"])):
+            variants = screen["readouts"][split][name]
+            assert set(variants) == {"counter", "mosaics_2", "mosaics_5", "standardised_scale", "standardised_full"}
+            assert variants["counter"]["mae"] == pytest.approx(expected["mae"])  # the workspace's own counter
+            assert variants["counter"]["tiling"]["mae"] == pytest.approx(expected["tiling"]["mae"])
+    assert screen["machine"]["cpu"] and screen["seed"] == 0
+    moved = [screen["readouts"]["test"][name]["mosaics_5"]["tiling"]["mae"] != pytest.approx(
+        screen["readouts"]["test"][name]["counter"]["tiling"]["mae"]) for name in evaluated]
+    assert any(moved)  # the mosaics refit the probe
+
+    second = tmp_path / "seed1.json"
+    storage.write_json(second, {**screen, "seed": 1})
+    combined = tmp_path / "screens.json"
+    assert readout_screen.main(["--combine", str(first), str(second), "--out", str(combined)]) == 0
+    summary = storage.read_json(combined)
+    a_dev = summary["shanghaitech_a"]["development"]["tiling"]
+    assert set(a_dev["seeds"]) == {"0", "1"} and a_dev["mean"]["mae"] == pytest.approx(
+        screen["readouts"]["development"]["shanghaitech_a"]["counter"]["tiling"]["mae"])
+    table = report.levers_table([("the counter", summary, "counter"), ("mosaics", summary, "mosaics_5")],
+                                ["shanghaitech_a", "shanghaitech_b"])
+    assert len(table.splitlines()) == 4 and "| the reference |" in table  # header, rule, two levers
+    assert readout_screen.main(["--combine", str(first), str(first), "--out", str(combined)]) == 2  # one seed twice
+
+
+def test_the_screen_refuses_a_workspace_without_a_run_and_an_empty_mosaic_count(tmp_path, capsys):
+    assert readout_screen.main(["--root", str(tmp_path), "--out", str(tmp_path / "x.json")]) == 2
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+    with pytest.raises(SystemExit):
+        readout_screen.main(["--mosaics", "0", "--out", str(tmp_path / "x.json")])
+
+
+@pytest.mark.parametrize("summary", ["levers/zen3_default_readout_screens_seeds",
+                                     "real/levers/zen3_readout_screens_seeds"])
+def test_a_committed_screen_summary_is_its_seeds_screens_combined(summary):
+    """The lever tables of docs/count-scale.md read these summaries; each seed's screen is kept beside them."""
+    seeds = sorted((REPO / "metrics" / summary.removesuffix("_seeds")).glob("seed_*.json"))
+    assert len(seeds) >= 2
+    assert readout_screen.combine(seeds) == storage.read_json(REPO / "metrics" / f"{summary}.json")
