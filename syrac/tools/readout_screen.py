@@ -19,7 +19,8 @@ development part, as stage ``evaluate`` does:
   that domain (renders: the counting set; photos: every cell of the photo benchmarks' development parts at
   the tiling's grids, images only), and with ``full`` centred on its mean too (CORAL's diagonal). Centring
   forces the photos' mean reading to the renders' (target shift); dividing alone keeps a feature's zero,
-  the reading of a region where it does not fire, so the photos keep their own mean.
+  the reading of a region where it does not fire, so no mean is forced on the photos (each feature's
+  reading is still rescaled by the ratio of the two domains' spreads).
 
 No label reaches a variant: the benchmarks' true counts only score them. ``--combine`` gathers several
 seeds' files into the shape of a ``syrac.tools.seeds`` summary (the counter's reading per benchmark, every
