@@ -40,9 +40,9 @@ import numpy as np
 from syrac import config, storage
 from syrac.inference.evaluation import read_split
 from syrac.inference.tiling import TilingRule, ceiling_of, configured_rule
-from syrac.method.counter import load_probe
+from syrac.method.counter import probe_from_bundle
 from syrac.method.features import encode, load_resized
-from syrac.method.model import load_rank_model, machine
+from syrac.method.model import load_rank_model, machine, read_model_file
 from syrac.method.probe import LinearProbe, probe_targets, rank_head_weights
 from syrac.method.readouts import fit_probe
 from syrac.method.scale import mosaics, whole_views
@@ -80,18 +80,17 @@ def standardised(probe: LinearProbe, centre: np.ndarray | None, spread: np.ndarr
     return LinearProbe(weight, probe.bias - (0.0 if centre is None else float(centre @ weight)))
 
 
-def read_benchmarks(root: Path, cfg, probes: dict[str, LinearProbe], rule: TilingRule) -> dict:
-    """{split: {benchmark: summary as evaluate writes it}}, at the K the run's ``evaluate`` counted with and
-    on each image's own tiling, each benchmark read by its domain's probe (``probes['photos']`` for the photo
+def read_benchmarks(root: Path, cfg, patches: dict[str, int], probes: dict[str, LinearProbe],
+                    rule: TilingRule) -> dict:
+    """{split: {benchmark: summary as evaluate writes it}}, at each benchmark's K (``patches``) and on each
+    image's own tiling, each benchmark read by its domain's probe (``probes['photos']`` for the photo
     benchmarks, ``probes['renders']`` for the simulated ones)."""
-    evaluated = storage.read_json(root / "metrics/eval.json")
     readings = {}
     for split, (features, truth) in SPLITS.items():
         readings[split] = {}
         for name, spec in cfg.benchmarks.items():
             probe = probes["renders" if spec.format == "embedded" else "photos"]
-            reading = read_split(probe, root / features / f"{name}.npz", root / truth / name,
-                                 evaluated[name]["patches"], rule)
+            reading = read_split(probe, root / features / f"{name}.npz", root / truth / name, patches[name], rule)
             readings[split][name] = reading.summary(rule.grids)
     return readings
 
@@ -113,8 +112,9 @@ def screen(root: Path, mosaic_counts: list[int]) -> dict:
     def rule_of(probe: LinearProbe) -> TilingRule:
         return configured_rule(cfg, ceiling_of(probe, features, prompted))
 
-    counter = load_probe(root / "models/syrac.pt")
-    variants = {"counter": ({"renders": counter, "photos": counter}, TilingRule.from_counter(root / "models/syrac.pt"))}
+    bundle = read_model_file(root / "models/syrac.pt")  # the run's counter: its probe and tiling rule, read once
+    counter = probe_from_bundle(bundle)
+    variants = {"counter": ({"renders": counter, "photos": counter}, TilingRule.from_bundle(bundle["tiling"]))}
     extra_x, extra_y = counting_mosaics(model, [root / "data/counting" / n for n in names], targets,
                                         max(mosaic_counts, default=0), cfg.seed, size)
     for count in mosaic_counts:
@@ -130,7 +130,8 @@ def screen(root: Path, mosaic_counts: list[int]) -> dict:
             base = fit((features - (centres["renders"] if centred else 0.0)) / spreads["renders"], targets)
             probes = {d: standardised(base, centres[d], spreads[d]) for d in domains}
             variants[f"standardised_{'full' if centred else 'scale'}"] = (probes, rule_of(probes["renders"]))
-    readings = {name: read_benchmarks(root, cfg, probes, rule) for name, (probes, rule) in variants.items()}
+    patches = {name: run["patches"] for name, run in storage.read_json(root / "metrics/eval.json").items()}
+    readings = {name: read_benchmarks(root, cfg, patches, probes, rule) for name, (probes, rule) in variants.items()}
     return {"seed": cfg.seed, "machine": machine(), "workspace": provenance(root),
             "readouts": {split: {bench: {name: readings[name][split][bench] for name in readings}
                                  for bench in cfg.benchmarks}
