@@ -147,6 +147,37 @@ def machine_kind_quotes() -> list[str]:
         f"{b['total_ratio']:.2f} ({b0['total_ratio']:.2f}); the test splits {ta['mae']:.1f} and {tb['mae']:.1f} "
         f"({ta0['mae']:.1f} and {tb0['mae']:.1f})",
         f"It took {zen3['minutes_per_seed']['1']:.1f} minutes on the idle cores",
+        *three_seed_quotes(intel),
+    ]
+
+
+def three_seed_quotes(intel: dict) -> list[str]:
+    """docs/count-scale.md, lever 9: the Zen 3 rerun's three seeds (seed 0's own run, every seed's counter as
+    the read-out screen reproduces it) beside the Intel record's."""
+    seed0, screens = metrics("real/levers/zen3_adopted_seed0"), metrics("real/levers/zen3_readout_screens_seeds")
+    assert seed0["machine"]["cpu_family"].startswith("Zen 3") and not seed0["machine"]["native_bf16"]
+
+    def counter(run: dict, name: str, part: str, at: str) -> dict:
+        reading = run["readouts"][part][name]["counter"]["tiling"] if run is screens else (
+            run[name]["development"] if part == "development" else run[name])["tiling"]
+        return reading["mean"] if at == "mean" else reading["seeds"][at]
+
+    own0 = {n: counter(seed0, n, "development", "0")["mae"] for n in ("shanghaitech_a", "shanghaitech_b")}
+    intel0 = {n: counter(intel, n, "development", "0")["mae"] for n in ("shanghaitech_a", "shanghaitech_b")}
+    z = {(n, part): counter(screens, n, part, "mean") for n in ("shanghaitech_a", "shanghaitech_b")
+         for part in ("development", "test")}
+    i = {(n, part): counter(intel, n, part, "mean") for n in ("shanghaitech_a", "shanghaitech_b")
+         for part in ("development", "test")}
+    da, db = ("shanghaitech_a", "development"), ("shanghaitech_b", "development")
+    ta, tb = ("shanghaitech_a", "test"), ("shanghaitech_b", "test")
+    return [
+        f"seed 0 took {seed0['minutes_per_seed']['0']:.1f} minutes",
+        f"(seed 0: SHA {own0['shanghaitech_a']:.1f} against {intel0['shanghaitech_a']:.1f}, SHB "
+        f"{own0['shanghaitech_b']:.1f} against {intel0['shanghaitech_b']:.1f})",
+        f"SHA's development part {z[da]['mae']:.1f} (Intel: {i[da]['mae']:.1f}), its total {z[da]['total_ratio']:.2f} "
+        f"({i[da]['total_ratio']:.2f}); SHB's {z[db]['mae']:.1f} ({i[db]['mae']:.1f}), its total "
+        f"{z[db]['total_ratio']:.2f} ({i[db]['total_ratio']:.2f}); the test splits {z[ta]['mae']:.1f} and "
+        f"{z[tb]['mae']:.1f} ({i[ta]['mae']:.1f} and {i[tb]['mae']:.1f})",
     ]
 
 
