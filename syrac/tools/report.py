@@ -639,6 +639,8 @@ SCALE_LEVERS = {
              "rank_head"),
             ("the adopted counter with 0.15 of each copy inpainted (pretrain.photo_removal_area: 0.15)",
              "real/levers/people_removals_area015_seeds", None),
+            ("the adopted counter with four copies of each photo, the paper's four edits (pretrain.photo_removals: 4)",
+             "real/levers/people_removals_four_seeds", None),
         ],
     ),
     "lever 11 on photos, one seed, on the Intel machine": (
