@@ -637,9 +637,16 @@ SCALE_LEVERS = {
              "real/levers/people_removals_area01_seeds", None),
             ("the same, read by its rank head (scale and offset)", "real/levers/people_removals_area01_seeds",
              "rank_head"),
-            ("the adopted counter with 0.15 of each copy inpainted (pretrain.photo_removal_area: 0.15)",
+        ],
+    ),
+    "more inpainting than the adopted copies, three seeds, every row on the Intel machine": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the counter adopted** (lever 9: one copy of each photo, a tenth inpainted)",
+             "real/levers/people_removals_area01_seeds", None),
+            ("0.15 of each copy inpainted (pretrain.photo_removal_area: 0.15)",
              "real/levers/people_removals_area015_seeds", None),
-            ("the adopted counter with four copies of each photo, the paper's four edits (pretrain.photo_removals: 4)",
+            ("four copies of each photo, the paper's four edits (pretrain.photo_removals: 4)",
              "real/levers/people_removals_four_seeds", None),
         ],
     ),
