@@ -639,11 +639,13 @@ SCALE_LEVERS = {
              "rank_head"),
         ],
     ),
-    "more inpainting than the adopted copies, three seeds, every row on the Intel machine": (
+    "the adopted copies' inpainting varied, three seeds, every row on the Intel machine": (
         ["shanghaitech_a", "shanghaitech_b"],
         [
             ("**the counter adopted** (lever 9: one copy of each photo, a tenth inpainted)",
              "real/levers/people_removals_area01_seeds", None),
+            ("a twentieth of each copy inpainted (pretrain.photo_removal_area: 0.05)",
+             "real/levers/people_removals_area005_seeds", None),
             ("0.15 of each copy inpainted (pretrain.photo_removal_area: 0.15)",
              "real/levers/people_removals_area015_seeds", None),
             ("four copies of each photo, the paper's four edits (pretrain.photo_removals: 4)",
