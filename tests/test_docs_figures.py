@@ -129,15 +129,21 @@ def anchor_quotes() -> list[str]:
     ]
 
 
+def own_tiling(run: dict, name: str, part: str = "development", readout: str | None = None) -> dict:
+    """A benchmark's split of a ``syrac.tools.seeds`` summary on each image's own tiling, as the lever tables
+    read it (the counter's own reading, or a named read-out)."""
+    return report._lever_split(run, name, part, readout)["tiling"]
+
+
 def machine_kind_quotes() -> list[str]:
     """docs/count-scale.md, lever 9: the adopted photo profile's seed 1 on the Zen 3 machine beside the record's."""
     zen3, intel = metrics("real/levers/zen3_adopted_seed1"), metrics("real/levers/people_removals_area01_seeds")
 
     def at_seed_1(run: dict, name: str, part: str) -> dict:
-        return (run[name]["development"] if part == "dev" else run[name])["tiling"]["seeds"]["1"]
+        return own_tiling(run, name, part)["seeds"]["1"]
 
-    a, b = (at_seed_1(zen3, n, "dev") for n in ("shanghaitech_a", "shanghaitech_b"))
-    a0, b0 = (at_seed_1(intel, n, "dev") for n in ("shanghaitech_a", "shanghaitech_b"))
+    a, b = (at_seed_1(zen3, n, "development") for n in ("shanghaitech_a", "shanghaitech_b"))
+    a0, b0 = (at_seed_1(intel, n, "development") for n in ("shanghaitech_a", "shanghaitech_b"))
     ta, tb = (at_seed_1(zen3, n, "test") for n in ("shanghaitech_a", "shanghaitech_b"))
     ta0, tb0 = (at_seed_1(intel, n, "test") for n in ("shanghaitech_a", "shanghaitech_b"))
     assert zen3["machine"]["cpu_family"].startswith("Zen 3") and not zen3["machine"]["native_bf16"]
@@ -158,8 +164,7 @@ def three_seed_quotes(intel: dict) -> list[str]:
     assert seed0["machine"]["cpu_family"].startswith("Zen 3") and not seed0["machine"]["native_bf16"]
 
     def counter(run: dict, name: str, part: str, at: str) -> dict:
-        reading = run["readouts"][part][name]["counter"]["tiling"] if run is screens else (
-            run[name]["development"] if part == "development" else run[name])["tiling"]
+        reading = own_tiling(run, name, part, "counter" if run is screens else None)
         return reading["mean"] if at == "mean" else reading["seeds"][at]
 
     own0 = {n: counter(seed0, n, "development", "0")["mae"] for n in ("shanghaitech_a", "shanghaitech_b")}
@@ -188,9 +193,6 @@ def inpainting_quotes() -> list[str]:
     four, twentieth = (metrics(f"real/levers/people_removals_{name}_seeds") for name in ("four", "area005"))
     rerun = metrics("real/levers/people_removals_area01_seed1_rerun")
     assert four["machine"] == twentieth["machine"] == one["machine"]  # held against the record on its CPU kind
-
-    def own_tiling(run: dict, name: str, part: str = "development") -> dict:
-        return (run[name]["development"] if part == "development" else run[name])["tiling"]
 
     def behind_at(lever: dict, name: str) -> list[str]:
         adopted = own_tiling(one, name)
@@ -222,8 +224,8 @@ def inpainting_quotes() -> list[str]:
         f"{minutes['0']:.1f} and {minutes['2']:.1f} minutes a seed (seeds 0 and 2) on the idle cores; seed 1's "
         f"{minutes['1']:.1f}",
         f"(`people_removals_area01_seed1_rerun.json`, {rerun['minutes_per_seed']['1']:.1f} minutes)",
-        ", ".join(f"{twentieth['minutes_per_seed'][seed]:.1f}" for seed in "01") +
-        f" and {twentieth['minutes_per_seed']['2']:.1f} minutes a seed",
+        f"{twentieth['minutes_per_seed']['0']:.1f}, {twentieth['minutes_per_seed']['1']:.1f} and "
+        f"{twentieth['minutes_per_seed']['2']:.1f} minutes a seed",
         f"development part {spread(h_a, 'mae')} against lever 9's {a1['mean']['mae']:.1f}, behind at every seed; its "
         f"total falls to {h_a['mean']['total_ratio']:.2f} ({a1['mean']['total_ratio']:.2f}), the seeds agreeing "
         f"({h_a['min']['total_ratio']:.2f} to {h_a['max']['total_ratio']:.2f}). Test split {h_ta['mean']['mae']:.1f} "
