@@ -236,6 +236,43 @@ def inpainting_quotes() -> list[str]:
     ]
 
 
+def removal_anchor_quotes() -> list[str]:
+    """docs/count-scale.md, lever 19: the removal differences as anchors of the probe, screened on the record's
+    seeds rerun, which its counter row reproduces to the last figure."""
+    screens = metrics("real/levers/removal_anchors_screens_seeds")
+    one = metrics("real/levers/people_removals_area01_seeds")
+    seeds = [metrics(f"real/levers/removal_anchors_screens/seed_{seed}") for seed in "012"]
+    assert screens["machine"]["cpu"] == one["machine"]["cpu"]
+    for name in ("shanghaitech_a", "shanghaitech_b"):
+        for part in ("development", "test"):
+            screened = own_tiling(screens, name, part, "counter")["seeds"]
+            assert {seed: screened[seed]["mae"] for seed in "012"} == {
+                seed: own_tiling(one, name, part)["seeds"][seed]["mae"] for seed in "012"}
+    read = [source["read_per_person"] for run in seeds for source in run["removal_anchors"]["counter"].values()]
+    sources = seeds[0]["removal_anchors"]["counter"]
+    photos, people = ([sources[f"datasets/ShanghaiTech/part_{part}/train_data"][key] for part in "AB"]
+                      for key in ("photos", "people"))
+    weights = ("removals_0.01", "removals_0.1", "removals_1")
+    a, b = ({v: own_tiling(screens, name, readout=v) for v in ("counter", "removals_rescale", *weights)}
+            for name in ("shanghaitech_a", "shanghaitech_b"))
+    for variant in ("removals_rescale", *weights):  # "behind at every seed and weight"
+        assert all(a[variant]["seeds"][seed]["mae"] > a["counter"]["seeds"][seed]["mae"] for seed in "012")
+    assert [seed for seed in "012" if b["removals_0.01"]["seeds"][seed]["mae"] < b["counter"]["seeds"][seed]["mae"]
+            ] == ["0", "1"]
+    maes, totals = ([f"{a[v]['mean'][key]:{form}}" for v in weights] for key, form in (("mae", ".1f"),
+                                                                                    ("total_ratio", ".2f")))
+    return [
+        f"({photos[0]} of SHA's and {photos[1]} of SHB's, {people[0]} and {people[1]} people)",
+        f"reads each removed person as {min(read):.1f} to {max(read):.1f} people",
+        f"reads {maes[0]}, {maes[1]} and {maes[2]} at the three weights against the counter's "
+        f"{a['counter']['mean']['mae']:.1f}, its total falling to {totals[0]}, {totals[1]} and {totals[2]}; the "
+        f"rescaled probe {a['removals_rescale']['mean']['mae']:.1f}",
+        f"reads {spread(b['removals_0.01'], 'mae')} at a hundredth of the weight against "
+        f"{b['counter']['mean']['mae']:.1f}, ahead at seeds 0 and 1, behind at seed 2; "
+        f"{b['removals_0.1']['mean']['mae']:.1f} and {b['removals_1']['mean']['mae']:.1f} at the larger weights",
+    ]
+
+
 def zen3_encode_quotes() -> list[str]:
     """perf/RESULTS.md, Zen 3: a photo rank step in fp32, and extract_features at 64 and at 16 patches a pass,
     from its results file."""
@@ -259,6 +296,7 @@ def zen3_encode_quotes() -> list[str]:
                                          ("../README.md", readme_quotes), ("count-scale.md", anchor_quotes),
                                          ("count-scale.md", machine_kind_quotes),
                                          ("count-scale.md", inpainting_quotes),
+                                         ("count-scale.md", removal_anchor_quotes),
                                          ("../perf/RESULTS.md", zen3_encode_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from repo import REPO
 
@@ -76,6 +77,9 @@ def test_a_screen_reproduces_the_runs_own_readings_and_combines_into_a_lever_tab
                                 ["shanghaitech_a", "shanghaitech_b"])
     assert len(table.splitlines()) == 4 and "| the reference |" in table  # header, rule, two levers
     assert readout_screen.main(["--combine", str(first), str(first), "--out", str(combined)]) == 2  # one seed twice
+    anchored = tmp_path / "removals.json"  # the tiny photos hold no one the detector is sure of: nothing to anchor
+    assert readout_screen.main(["--root", str(tiny_repo), "--removals", "1", "--out", str(anchored)]) == 2
+    assert not anchored.exists()
 
 
 def test_the_screen_refuses_a_workspace_without_a_run_and_an_empty_mosaic_count(tmp_path, capsys):
@@ -92,3 +96,55 @@ def test_a_committed_screen_summary_is_its_seeds_screens_combined(summary):
     seeds = sorted((REPO / "metrics" / summary.removesuffix("_seeds")).glob("seed_*.json"))
     assert len(seeds) >= 2
     assert readout_screen.combine(seeds) == storage.read_json(REPO / "metrics" / f"{summary}.json")
+
+
+def test_removal_anchors_set_the_probe_on_what_the_counting_set_leaves_open_and_change_nothing_without_them():
+    from syrac.method.readouts.ridge import Anchors, fit_ridge
+
+    rng = np.random.default_rng(0)
+    renders = np.column_stack([rng.random(40) * 10, np.zeros(40)])  # the counting set never shows feature 1
+    labels = 3.0 * renders[:, 0] + 1.0
+    plain = fit_ridge(renders, labels, 1e-4)
+    assert abs(plain.weight[1]) < 1e-9
+    differences = np.column_stack([np.zeros(20), rng.random(20) + 0.5])  # photos less their copies
+    anchored = fit_ridge(renders, labels, 1e-4, anchors=Anchors(differences, 2.0 * differences[:, 1], 1.0))
+    assert anchored.weight[1] == pytest.approx(2.0, rel=0.02)  # each removed person reads as one
+    assert anchored.weight[0] == pytest.approx(plain.weight[0], rel=1e-6) and anchored.bias == pytest.approx(plain.bias)
+    light = fit_ridge(renders, labels, 1e-4, anchors=Anchors(differences, 2.0 * differences[:, 1], 1e-4))
+    assert 0 < light.weight[1] < anchored.weight[1]  # the weight is the anchors' pull against the penalty
+
+    probe = readout_screen.rescaled(LinearProbe(np.array([1.0, 4.0]), 2.0), differences, 2.0 * differences[:, 1])
+    np.testing.assert_allclose(probe.weight, [0.5, 2.0])  # the one factor that reads the differences exactly
+    assert probe.bias == pytest.approx(1.0)
+
+
+def test_removal_differences_pair_each_photo_the_detector_is_sure_of_with_its_people_inpainted(tmp_path):
+    from layouts import BUILDERS
+
+    from syrac import config
+    from syrac.data.datasets import unlabelled_photos
+    from syrac.tools.readout_screen import removal_differences
+
+    BUILDERS["shanghaitech"](tmp_path / "part_B", "train", [3, 5, 7, 9, 11, 13])
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["pretrain"]["unlabelled_photos"] = [{"format": "shanghaitech", "root": str(tmp_path / "part_B"),
+                                                "split": "train"}]
+    cfg = config.from_dict(params)
+    photos = unlabelled_photos(cfg.pretrain.unlabelled_photos)  # the training photos less the development part
+    held_out = sorted(set((tmp_path / "part_B/train_data/images").glob("*.jpg")) - set(photos))
+    mean_colour = RankCounter(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()), 3,
+                              precision="fp32")
+    with pytest.raises(FileNotFoundError, match="boxes.csv: not found.*cut_out_people"):
+        removal_differences(mean_colour, tmp_path, cfg, (32, 48))
+    header = ["photo", "width", "height", "left", "top", "right", "bottom", "score"]
+    storage.write_csv(tmp_path / "data/people/boxes.csv", header, [])
+    with pytest.raises(ValueError, match="sure of no one.*cut_out_people"):
+        removal_differences(mean_colour, tmp_path, cfg, (32, 48))
+    width, height = Image.open(photos[0]).size
+    rows = [[str(photos[0]), width, height, 0, 0, width / 2, height / 2, 0.9],
+            [str(photos[0]), width, height, width / 2, height / 2, width, height, 0.8],
+            [str(held_out[0]), width, height, 0, 0, width, height, 0.9]]  # never read: no photo of training
+    storage.write_csv(tmp_path / "data/people/boxes.csv", header, rows)
+    differences, removed, names = removal_differences(mean_colour, tmp_path, cfg, (32, 48))
+    assert names == [str(photos[0])] and removed.tolist() == [2.0]
+    assert differences.shape == (1, 3) and np.abs(differences).max() > 0  # inpainting changed what it removed

@@ -121,19 +121,32 @@ def removal_mask(shape: tuple[int, int], area: float, rng: np.random.Generator) 
 PERSON_MARGIN = 1.15  # an ellipse a little wider than its box's inscribed one, so no outline of the person is left
 
 
+def person_ellipses(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:
+    """The mask (uint8, 255 inside) of each person's box (N x 4, left, top, right, bottom in the image's
+    pixels) as the ellipse over it, a little wider than the box's inscribed one (``PERSON_MARGIN``)."""
+    cv2 = _opencv()
+    mask = np.zeros(shape, np.uint8)
+    for left, top, right, bottom in boxes:
+        centre = (round((left + right) / 2), round((top + bottom) / 2))
+        axes = (max(1, round(PERSON_MARGIN * (right - left) / 2)), max(1, round(PERSON_MARGIN * (bottom - top) / 2)))
+        cv2.ellipse(mask, centre, axes, 0.0, 0, 360, 255, -1)
+    return mask
+
+
 def people_mask(shape: tuple[int, int], boxes: np.ndarray, area: float, rng: np.random.Generator) -> np.ndarray:
     """The removal aimed at people: each detected person (an N x 4 box in the image's pixels) removed
     with probability 1/2 as the ellipse over its box, then random regions (``removal_mask``) up to
     ``area`` where the people removed cover less. Where the detector finds people, what disappears is
     them, not street texture; where it finds few (dense crowds of small heads), the regions hold heads."""
-    cv2 = _opencv()
-    mask = np.zeros(shape, np.uint8)
-    for left, top, right, bottom in boxes[rng.random(len(boxes)) < 0.5]:
-        centre = (round((left + right) / 2), round((top + bottom) / 2))
-        axes = (max(1, round(PERSON_MARGIN * (right - left) / 2)), max(1, round(PERSON_MARGIN * (bottom - top) / 2)))
-        cv2.ellipse(mask, centre, axes, 0.0, 0, 360, 255, -1)
+    mask = person_ellipses(shape, boxes[rng.random(len(boxes)) < 0.5])
     missing = area - float((mask > 0).mean())
     return np.maximum(mask, removal_mask(shape, missing, rng)) if missing > 0 else mask
+
+
+def inpainted(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` (H x W x 3 uint8) with ``mask``'s pixels filled from their surroundings (OpenCV's Telea)."""
+    cv2 = _opencv()
+    return cv2.inpaint(np.ascontiguousarray(image), mask, 5, cv2.INPAINT_TELEA)
 
 
 def with_removals(photos: PairSet, edits: int, area: float, seed: int,
@@ -145,7 +158,6 @@ def with_removals(photos: PairSet, edits: int, area: float, seed: int,
     draw any, so count(photo) >= count(edit) for any photo, as for Stable Diffusion's edits: on a
     dense crowd nearly every region holds heads, so the pairs rank crowd texture above its absence on
     the photos themselves, where the simulator's pairs rank only renders."""
-    cv2 = _opencv()
     first = np.unique(photos.group, return_index=True)[1]
     copies, sources, groups = [], [], []
     for whole, group in zip(photos.source[first].tolist(), photos.group[first].tolist()):
@@ -154,7 +166,7 @@ def with_removals(photos: PairSet, edits: int, area: float, seed: int,
         for _ in range(edits):
             mask = (removal_mask(image.shape[:2], area, rng) if people is None
                     else people_mask(image.shape[:2], people[group], area, rng))
-            copies.append(cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA))
+            copies.append(inpainted(image, mask))
             sources.append(whole)
             groups.append(group)
     start = len(photos.images)

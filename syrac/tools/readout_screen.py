@@ -15,6 +15,15 @@ development part, as stage ``evaluate`` does:
   with the sum of the four's labels. The sum is exact for the noisy labels too, so the probe sees crowds
   of four times the prompts' people at half their size, without a generator or a count label: the
   zoom-out relation given to the read-out instead of the encoder.
+- ``removals_W`` (with ``--removals``, needing the detector's boxes of stage cut_out_people): the counting
+  set and, beside it, the unlabelled training photos (``pretrain.unlabelled_photos``, less their development
+  part) in which the SSD detector is sure of someone, each against its copy with every such person inpainted
+  (the ellipses of rank pre-training's removal edit, ``person_ellipses``). The photo should read as many
+  people more as were removed, whatever the bias: a count fixed on photographs, where people are large
+  enough to detect, with no label (an ellipse can hide someone behind, so it is a lower bound). The probe
+  is ridge with those differences as rows more, of total weight W against the counting set's
+  (``syrac.method.readouts.ridge.Anchors``); ``removals_rescale`` is the counter's probe times the one factor
+  that best reads the differences, the unit those photos alone would set.
 - ``standardised_scale`` / ``standardised_full``: each domain's features divided by their spread over
   that domain (renders: the counting set; photos: every cell of the photo benchmarks' development parts at
   the tiling's grids, images only), and with ``full`` centred on its mean too (CORAL's diagonal). Centring
@@ -38,13 +47,17 @@ from pathlib import Path
 import numpy as np
 
 from syrac import config, storage
+from syrac.data.boxes import PHOTO_BOXES, photo_boxes
+from syrac.data.datasets import unlabelled_photos
 from syrac.inference.evaluation import read_split
 from syrac.inference.tiling import TilingRule, ceiling_of, configured_rule
 from syrac.method.counter import probe_from_bundle
 from syrac.method.features import encode, load_resized
 from syrac.method.model import load_rank_model, machine, read_model_file
+from syrac.method.pretrain import inpainted, person_ellipses
 from syrac.method.probe import LinearProbe, probe_targets, rank_head_weights
 from syrac.method.readouts import fit_probe
+from syrac.method.readouts.ridge import Anchors, fit_ridge
 from syrac.method.scale import mosaics, whole_views
 from syrac.synthetic.counting import prompted_for
 from syrac.tools.seeds import split_spread
@@ -63,6 +76,24 @@ def counting_mosaics(model, paths: list[Path], targets: np.ndarray, count: int, 
     views = load_resized(paths, size, "counting images")
     laid_out = whole_views(mosaics(views[picks.ravel()]), size).round().clamp(0, 255).byte()
     return encode(model, list(laid_out.permute(0, 2, 3, 1).numpy())), targets[picks].sum(axis=1)
+
+
+def removal_differences(model, root: Path, cfg, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features of each unlabelled training photo with someone the detector is sure of, less its copy with
+    every such person inpainted; how many each copy lost; and the photos' names."""
+    if not (root / "data/people" / PHOTO_BOXES).is_file():
+        raise FileNotFoundError(f"{root / 'data/people' / PHOTO_BOXES}: not found; --removals reads the boxes of stage "
+                                "cut_out_people, which scans the photos where pretrain.photo_removal_aim is people")
+    paths = unlabelled_photos(cfg.pretrain.unlabelled_photos)
+    boxes = photo_boxes(root / "data/people", paths, size)
+    kept = [i for i, found in enumerate(boxes) if len(found)]
+    if not kept:
+        raise ValueError(f"{root / 'data/people' / PHOTO_BOXES}: the detector is sure of no one in the "
+                         "unlabelled photos; --removals needs people to remove (dvc repro cut_out_people)")
+    photos = list(load_resized([paths[i] for i in kept], size, "photos").permute(0, 2, 3, 1).numpy())
+    copies = [inpainted(photo, person_ellipses(photo.shape[:2], boxes[i])) for photo, i in zip(photos, kept)]
+    return (encode(model, photos) - encode(model, copies), np.array([len(boxes[i]) for i in kept], dtype=float),
+            [str(paths[i]) for i in kept])
 
 
 def photo_cells(root: Path, names: list[str], grids: tuple[int, ...]) -> np.ndarray:
@@ -95,7 +126,24 @@ def read_benchmarks(root: Path, cfg, patches: dict[str, int], probes: dict[str, 
     return readings
 
 
-def screen(root: Path, mosaic_counts: list[int]) -> dict:
+def rescaled(probe: LinearProbe, differences: np.ndarray, removed: np.ndarray) -> LinearProbe:
+    """``probe`` times the factor whose readings of ``differences`` come closest to ``removed``."""
+    read = differences @ probe.weight
+    factor = float(read @ removed / (read @ read))
+    return LinearProbe(probe.weight * factor, probe.bias * factor)
+
+
+def anchor_summary(probe: LinearProbe, differences: np.ndarray, removed: np.ndarray, names: list[str]) -> dict:
+    """How ``probe`` reads one removed person, the median over photos of the difference read over the people
+    removed, per photo source (the folder above ``images``), with the photos and people behind it."""
+    per_person = differences @ probe.weight / removed
+    sources = np.array([str(Path(name).parent.parent) for name in names])
+    return {source: {"photos": int((sources == source).sum()), "people": int(removed[sources == source].sum()),
+                     "read_per_person": float(np.median(per_person[sources == source]))}
+            for source in sorted(set(sources))}
+
+
+def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = ()) -> dict:
     """Every variant's readings of one workspace's benchmarks: {split: {benchmark: {variant: summary}}}."""
     cfg = config.load(root / "params.yaml")
     model, checkpoint = load_rank_model(root / "models/rank.pt")
@@ -120,6 +168,17 @@ def screen(root: Path, mosaic_counts: list[int]) -> dict:
     for count in mosaic_counts:
         probe = fit(np.concatenate([features, extra_x[:count]]), np.concatenate([targets, extra_y[:count]]))
         variants[f"mosaics_{count}"] = ({"renders": probe, "photos": probe}, rule_of(probe))
+    anchors = {}
+    if removal_weights:
+        differences, removed, names = removal_differences(model, root, cfg, size)
+        alpha = fit_probe(features, targets, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, "ridge")[1]["alpha"]
+        probes = {"rescale": rescaled(counter, differences, removed)}
+        probes |= {f"{weight:g}": fit_ridge(features, targets, alpha, anchors=Anchors(differences, removed, weight))
+                   for weight in removal_weights}
+        for name, probe in probes.items():
+            variants[f"removals_{name}"] = ({"renders": probe, "photos": probe}, rule_of(probe))
+        anchors = {name: anchor_summary(probe, differences, removed, names)
+                   for name, probe in {"counter": counter, **probes}.items()}
     photos = [name for name, spec in cfg.benchmarks.items() if spec.format != "embedded"]
     if photos:
         cells = photo_cells(root, photos, configured_rule(cfg, 0.0).grids)
@@ -132,7 +191,7 @@ def screen(root: Path, mosaic_counts: list[int]) -> dict:
             variants[f"standardised_{'full' if centred else 'scale'}"] = (probes, rule_of(probes["renders"]))
     patches = {name: run["patches"] for name, run in storage.read_json(root / "metrics/eval.json").items()}
     readings = {name: read_benchmarks(root, cfg, patches, probes, rule) for name, (probes, rule) in variants.items()}
-    return {"seed": cfg.seed, "machine": machine(), "workspace": provenance(root),
+    return {"seed": cfg.seed, "machine": machine(), "workspace": provenance(root), "removal_anchors": anchors,
             "readouts": {split: {bench: {name: readings[name][split][bench] for name in readings}
                                  for bench in cfg.benchmarks}
                          for split in SPLITS}}
@@ -168,13 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("."), help="the workspace whose run is screened")
     parser.add_argument("--mosaics", type=int, nargs="*", default=[60, 420],
                         help="numbers of counting-set mosaics, a variant each")
+    parser.add_argument("--removals", type=float, nargs="*", default=[],
+                        help="weights of the removal differences against the counting set, a variant each")
     parser.add_argument("--combine", type=Path, nargs="+", help="seeds' screen files to summarise, running nothing")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if any(count < 1 for count in args.mosaics):
         parser.error(f"--mosaics: each number at least 1; got {args.mosaics}")
+    if any(weight <= 0 for weight in args.removals):
+        parser.error(f"--removals: each weight above 0; got {args.removals}")
     try:
-        result = combine(args.combine) if args.combine else screen(args.root, args.mosaics)
+        result = combine(args.combine) if args.combine else screen(args.root, args.mosaics, args.removals)
     except (FileNotFoundError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -535,6 +535,7 @@ def restrict(summary, seeds: list[str]):
 
 ZEN3_SCREENS = "real/levers/zen3_readout_screens_seeds"  # syrac.tools.readout_screen --combine of the seeds' screens
 ZEN3_DEFAULT_SCREENS = "levers/zen3_default_readout_screens_seeds"
+REMOVAL_SCREENS = "real/levers/removal_anchors_screens_seeds"  # the record's seeds, rerun on its Intel machine
 # docs/count-scale.md: the count-scale study's levers, each (label, summary under metrics/, read-out or None);
 # the first of each list is the reference, read at the seeds of the levers after it
 SCALE_LEVERS = {
@@ -675,6 +676,19 @@ SCALE_LEVERS = {
             ("features divided by their spread in each domain: renders the counting set's, photos the development "
              "parts' cells' (item 6)", ZEN3_SCREENS, "standardised_scale"),
             ("the same, centred on each domain's mean too (CORAL's diagonal)", ZEN3_SCREENS, "standardised_full"),
+        ],
+    ),
+    "the removal differences as anchors of the probe (lever 19), screened on the adopted counter's features "
+    "(syrac.tools.readout_screen --removals), every row on the Intel machine": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the counter adopted** (lever 9), its seeds rerun", REMOVAL_SCREENS, "counter"),
+            ("its probe times the one factor that reads the removed people nearest their number (least squares)",
+             REMOVAL_SCREENS, "removals_rescale"),
+            ("ridge on the counting set and the removal differences, at a hundredth of its weight",
+             REMOVAL_SCREENS, "removals_0.01"),
+            ("the same at a tenth of its weight", REMOVAL_SCREENS, "removals_0.1"),
+            ("the same at its whole weight", REMOVAL_SCREENS, "removals_1"),
         ],
     ),
     "lever 16 in the embedded world, screened on the embedded default's features (syrac.tools.readout_screen), "
