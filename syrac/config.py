@@ -275,7 +275,7 @@ class Model(Section):
 AUGMENTATIONS = ("paper", "authors")  # syrac.method.augment
 SCALE_TARGETS = ("head", "features")  # syrac.method.scale
 SELECTION_CRITERIA = ("accuracy", "loss")  # the held-out synthetic pairs' ranking accuracy or loss
-REMOVAL_AIMS = ("regions", "people")  # syrac.method.pretrain.with_removals: where the copies inpaint
+REMOVAL_AIMS = ("regions", "people", "people_within")  # syrac.method.pretrain.with_removals: where copies inpaint
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ class Pretrain(Section):
     def removes_detected_people(self) -> bool:
         """Removal copies aimed at the detector's people: stage cut_out_people then scans the photos for
         them, and rank pre-training reads its boxes."""
-        return self.photo_removals > 0 and self.photo_removal_aim == "people"
+        return self.photo_removals > 0 and self.photo_removal_aim.startswith("people")
 
     def validate(self, key: str) -> None:
         _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)

@@ -98,6 +98,23 @@ def test_removal_edits_aimed_at_people_inpaint_the_detected_people_first(tmp_pat
     assert not torch.equal(regions.images[4:7], pairs.images[4:7])
 
 
+def test_removal_edits_within_their_share_take_only_the_people_that_fit_and_keep_the_others_draws():
+    """``people_within``: of the people drawn, only those that keep the copy within its share are
+    inpainted, so a street full of detected walkers loses its share and no more."""
+    from syrac.method.pretrain import people_mask
+
+    boxes = np.array([[x, y, x + 12.0, y + 30.0] for x in range(0, 96, 16) for y in (5.0, 45.0)])  # 12 walkers
+    for i in range(20):
+        every = people_mask((80, 100), boxes, 0.1, np.random.default_rng(i)) > 0
+        within = people_mask((80, 100), boxes, 0.1, np.random.default_rng(i), within=True) > 0
+        assert within.mean() <= 0.12  # the share (the top-up's ellipses are rounded to pixels)
+        if every.mean() > 0.2:
+            assert within.mean() < every.mean() / 1.5  # half the walkers cover far more than the share
+    with pytest.raises(ValueError, match="photo_removal_aim.*people_within"):
+        _cfg(pretrain={"unlabelled_photos": [{"format": "shanghaitech", "root": "x", "split": "train"}],
+                       "photo_removals": 1, "photo_removal_aim": "walkers"})
+
+
 def test_removal_edits_aimed_at_people_read_the_cut_out_stage_s_boxes(tmp_path):
     from layouts import BUILDERS
 

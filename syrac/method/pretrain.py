@@ -133,12 +133,30 @@ def person_ellipses(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:
     return mask
 
 
-def people_mask(shape: tuple[int, int], boxes: np.ndarray, area: float, rng: np.random.Generator) -> np.ndarray:
+def people_within(shape: tuple[int, int], boxes: np.ndarray, area: float) -> np.ndarray:
+    """The ellipses of ``boxes`` (``person_ellipses``), each taken in turn where it keeps the mask within
+    ``area`` of the image and left out where it would not."""
+    mask = np.zeros(shape, np.uint8)
+    for box in boxes:
+        grown = np.maximum(mask, person_ellipses(shape, box[None]))
+        if (grown > 0).mean() <= area:
+            mask = grown
+    return mask
+
+
+def people_mask(shape: tuple[int, int], boxes: np.ndarray, area: float, rng: np.random.Generator,
+                within: bool = False) -> np.ndarray:
     """The removal aimed at people: each detected person (an N x 4 box in the image's pixels) removed
     with probability 1/2 as the ellipse over its box, then random regions (``removal_mask``) up to
     ``area`` where the people removed cover less. Where the detector finds people, what disappears is
-    them, not street texture; where it finds few (dense crowds of small heads), the regions hold heads."""
-    mask = person_ellipses(shape, boxes[rng.random(len(boxes)) < 0.5])
+    them, not street texture; where it finds few (dense crowds of small heads), the regions hold heads.
+    With ``within``, the people drawn are taken in random order only while they fit in ``area``
+    (``people_within``): half a street's detected walkers can cover a sixth of it, so without it a copy
+    of a sparse street loses more of its photo than a copy of a dense crowd; with it every copy loses
+    the same share."""
+    chosen = boxes[rng.random(len(boxes)) < 0.5]
+    mask = (people_within(shape, chosen[rng.permutation(len(chosen))], area) if within
+            else person_ellipses(shape, chosen))
     missing = area - float((mask > 0).mean())
     return np.maximum(mask, removal_mask(shape, missing, rng)) if missing > 0 else mask
 
@@ -150,10 +168,10 @@ def inpainted(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def with_removals(photos: PairSet, edits: int, area: float, seed: int,
-                  people: list[np.ndarray] | None = None) -> PairSet:
+                  people: list[np.ndarray] | None = None, within: bool = False) -> PairSet:
     """The paper's removal edit made without a generator: per photo (the whole image of each group of
     ``nested_crop_pairs``) ``edits`` copies whose random regions (``removal_mask``), or first its
-    ``people`` (per photo, their boxes in its pixels: ``people_mask``), are inpainted from their
+    ``people`` (per photo, their boxes in its pixels: ``people_mask``, ``within`` its share), are inpainted from their
     surroundings (OpenCV's Telea), each paired below the photo. Inpainting can hide people and cannot
     draw any, so count(photo) >= count(edit) for any photo, as for Stable Diffusion's edits: on a
     dense crowd nearly every region holds heads, so the pairs rank crowd texture above its absence on
@@ -165,7 +183,7 @@ def with_removals(photos: PairSet, edits: int, area: float, seed: int,
         image = np.ascontiguousarray(photos.images[whole].permute(1, 2, 0).numpy())
         for _ in range(edits):
             mask = (removal_mask(image.shape[:2], area, rng) if people is None
-                    else people_mask(image.shape[:2], people[group], area, rng))
+                    else people_mask(image.shape[:2], people[group], area, rng, within))
             copies.append(inpainted(image, mask))
             sources.append(whole)
             groups.append(group)
@@ -193,7 +211,8 @@ def photo_pairs(cfg: Config, people_dir: Path) -> PairSet | None:
             raise FileNotFoundError(f"{people_dir / PHOTO_BOXES}: not found; pretrain.photo_removal_aim: people "
                                     "removes the people that stage cut_out_people finds (dvc repro cut_out_people)")
         people = photo_boxes(people_dir, paths, cfg.model.input_size)
-    return with_removals(photos, p.photo_removals, p.photo_removal_area, cfg.seed, people)
+    return with_removals(photos, p.photo_removals, p.photo_removal_area, cfg.seed, people,
+                         within=p.photo_removal_aim == "people_within")
 
 
 @dataclass

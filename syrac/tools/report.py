@@ -651,6 +651,8 @@ SCALE_LEVERS = {
              "real/levers/people_removals_area015_seeds", None),
             ("four copies of each photo, the paper's four edits (pretrain.photo_removals: 4)",
              "real/levers/people_removals_four_seeds", None),
+            ("each person drawn only where it keeps the copy within its tenth (pretrain.photo_removal_aim: "
+             "people_within)", "real/levers/people_within_seeds", None),
         ],
     ),
     "lever 11 on photos, one seed, on the Intel machine": (
