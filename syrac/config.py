@@ -310,7 +310,7 @@ class Pretrain(Section):
     def removes_detected_people(self) -> bool:
         """Removal copies aimed at the detector's people: stage cut_out_people then scans the photos for
         them, and rank pre-training reads its boxes."""
-        return self.photo_removals > 0 and self.photo_removal_aim.startswith("people")
+        return self.photo_removals > 0 and self.photo_removal_aim != "regions"
 
     def validate(self, key: str) -> None:
         _within(f"{key}.self_supervised_epochs", self.self_supervised_epochs, 0, MAX_EPOCHS)

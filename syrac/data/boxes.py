@@ -20,9 +20,13 @@ BOX_COLUMNS = ["photo", "width", "height", "left", "top", "right", "bottom", "sc
 def photo_boxes(people_dir: Path, photos: list[Path], size: tuple[int, int]) -> list[np.ndarray]:
     """Per photo, in order, the boxes of ``boxes.csv`` as N x 4 (left, top, right, bottom) in the pixels
     of the photo resized to ``size`` (height, width), as rank pre-training holds it."""
+    path = people_dir / PHOTO_BOXES
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; the people's boxes are stage cut_out_people's, which scans the "
+                                "photos where pretrain.photo_removal_aim aims at people (dvc repro cut_out_people)")
     found: dict[str, list[list[float]]] = {str(photo): [] for photo in photos}
     height, width = size
-    for row in storage.read_csv(people_dir / PHOTO_BOXES):
+    for row in storage.read_csv(path):
         if row["photo"] in found:
             across, down = width / float(row["width"]), height / float(row["height"])
             found[row["photo"]].append([float(row["left"]) * across, float(row["top"]) * down,

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from syrac import storage
 from syrac.config import Config
-from syrac.data.boxes import PHOTO_BOXES, photo_boxes
+from syrac.data.boxes import photo_boxes
 from syrac.data.datasets import unlabelled_photos
 from syrac.errors import MissingWeightsError, opencv
 from syrac.method.augment import augment
@@ -207,9 +207,6 @@ def photo_pairs(cfg: Config, people_dir: Path) -> PairSet | None:
         return photos
     people = None
     if p.removes_detected_people:
-        if not (people_dir / PHOTO_BOXES).is_file():
-            raise FileNotFoundError(f"{people_dir / PHOTO_BOXES}: not found; pretrain.photo_removal_aim: people "
-                                    "removes the people that stage cut_out_people finds (dvc repro cut_out_people)")
         people = photo_boxes(people_dir, paths, cfg.model.input_size)
     return with_removals(photos, p.photo_removals, p.photo_removal_area, cfg.seed, people,
                          within=p.photo_removal_aim == "people_within")

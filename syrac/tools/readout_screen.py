@@ -81,14 +81,11 @@ def counting_mosaics(model, paths: list[Path], targets: np.ndarray, count: int, 
 def removal_differences(model, root: Path, cfg, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Features of each unlabelled training photo with someone the detector is sure of, less its copy with
     every such person inpainted; how many each copy lost; and the photos' names."""
-    if not (root / "data/people" / PHOTO_BOXES).is_file():
-        raise FileNotFoundError(f"{root / 'data/people' / PHOTO_BOXES}: not found; --removals reads the boxes of stage "
-                                "cut_out_people, which scans the photos where pretrain.photo_removal_aim is people")
-    paths = unlabelled_photos(cfg.pretrain.unlabelled_photos)
-    boxes = photo_boxes(root / "data/people", paths, size)
+    paths, people_dir = unlabelled_photos(cfg.pretrain.unlabelled_photos), root / "data/people"
+    boxes = photo_boxes(people_dir, paths, size)
     kept = [i for i, found in enumerate(boxes) if len(found)]
     if not kept:
-        raise ValueError(f"{root / 'data/people' / PHOTO_BOXES}: the detector is sure of no one in the "
+        raise ValueError(f"{people_dir / PHOTO_BOXES}: the detector is sure of no one in the "
                          "unlabelled photos; --removals needs people to remove (dvc repro cut_out_people)")
     photos = list(load_resized([paths[i] for i in kept], size, "photos").permute(0, 2, 3, 1).numpy())
     copies = [inpainted(photo, person_ellipses(photo.shape[:2], boxes[i])) for photo, i in zip(photos, kept)]
