@@ -510,7 +510,7 @@ def bench_encode_batch(patches: int) -> dict:
     each."""
     size = (192, 256)
     model = to_device(RankCounter(*build_encoder("resnet18", "none")), DEVICE)
-    default = patches_per_pass(model, DEVICE)
+    default = patches_per_pass(DEVICE)
     rng = np.random.default_rng(0)
     shown = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(patches)]
     reference = encode(model, shown)

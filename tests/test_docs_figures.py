@@ -316,13 +316,29 @@ def zen3_encode_quotes() -> list[str]:
             f"differ by {abs(before - again):.0f} s"]
 
 
+def intel_encode_quotes() -> list[str]:
+    """perf/RESULTS.md, Intel AMX: the encoder at each number of patches a pass, and extract_features at 64,
+    16 and 64 again, from its results file."""
+    results = read_json(REPO / "perf/results/cpu-intel-amx/results.json")
+    per_call, batching = results["encode_batch"]["per_call"], results["extract_features_batching"]
+    assert results["encode_batch"]["default_batch"] == 16 and batching["same_bytes"]
+    assert all(run["same_features"] for run in per_call.values())
+    before, after, again = (batching["seconds"][run] for run in batching["order"])
+    rate = {n: per_call[n]["patches_per_s"] for n in per_call}
+    return ["| patches/s | " + " | ".join(f"{rate[n]:.1f}" for n in ("1", "4", "8", "16", "32", "64", "128")) + " |",
+            f"16 a pass is fastest, {rate['16'] / rate['64']:.2f} times as fast as 64",
+            f"| seconds | {before:.1f} | {after:.1f} | {again:.1f} |",
+            f"runs {min(before, again) / after:.2f} to {max(before, again) / after:.2f} times as fast"]
+
+
 @pytest.mark.parametrize("name, quotes", [("embedded-results.md", embedded_quotes), ("tiling.md", tiling_quotes),
                                          ("../README.md", readme_quotes), ("count-scale.md", anchor_quotes),
                                          ("count-scale.md", machine_kind_quotes),
                                          ("count-scale.md", inpainting_quotes),
                                          ("count-scale.md", removal_anchor_quotes),
                                          ("count-scale.md", within_share_quotes),
-                                         ("../perf/RESULTS.md", zen3_encode_quotes)])
+                                         ("../perf/RESULTS.md", zen3_encode_quotes),
+                                         ("../perf/RESULTS.md", intel_encode_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)
     missing = [quote for quote in quotes() if quote not in text]

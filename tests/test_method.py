@@ -273,7 +273,7 @@ def test_the_precision_travels_with_the_model_file_and_fp32_means_no_autocast(tm
             np.testing.assert_allclose(features, fp32, rtol=0.1, atol=0.05 * np.abs(fp32).max())
 
 
-def test_encode_sends_fp32_cpu_patches_sixteen_a_pass_and_bf16_sixty_four(monkeypatch):
+def test_encode_sends_cpu_patches_sixteen_a_pass_in_any_precision_and_gpu_ones_sixty_four(monkeypatch):
     from syrac.method import features
 
     torch.manual_seed(0)
@@ -288,8 +288,10 @@ def test_encode_sends_fp32_cpu_patches_sixteen_a_pass_and_bf16_sixty_four(monkey
     np.testing.assert_allclose(features.encode(model, patches, batch_size=40), fp32, rtol=1e-5, atol=1e-6)
     assert passes == [40]
     monkeypatch.setattr(RankCounter, "uses_bf16", lambda self, device=None: True)
-    assert features.patches_per_pass(model, torch.device("cpu")) == 64
-    assert features.patches_per_pass(model, torch.device("cuda")) == 64
+    passes.clear()
+    features.encode(model, patches[:20])
+    assert passes == [16, 4]
+    assert features.patches_per_pass(torch.device("cuda")) == 64
 
 
 def test_every_bad_parameter_is_reported_not_only_the_first():

@@ -56,12 +56,13 @@ def mosaic_patch(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return resize(Image.fromarray(np.concatenate([tiles, tiles], axis=0)), size)
 
 
-def patches_per_pass(model: RankCounter, device: torch.device) -> int:
-    """How many patches ``encode`` sends through the network at once. fp32 on a CPU runs fastest in
-    small passes: on 2 Zen 3 cores ResNet-18 at 192x256 encodes 1.3 times as fast 16 at a time as 64
-    (perf/RESULTS.md, ``--only encode_batch``), every feature the same to the bit, its activations
-    staying in cache. bf16 CPUs and GPUs keep 64 until a measurement there says otherwise."""
-    return 16 if device.type == "cpu" and not model.uses_bf16(device) else 64
+def patches_per_pass(device: torch.device) -> int:
+    """How many patches ``encode`` sends through the network at once. A CPU runs it fastest in small
+    passes, its activations staying in cache: ResNet-18 at 192x256 encodes 1.3 times as fast 16 at a time
+    as 64 on 2 Zen 3 cores in fp32 and on 2 Intel AMX cores in bf16 (perf/RESULTS.md, ``--only
+    encode_batch``), every feature the same to the bit on both. Zen 4's bf16 (AVX512-BF16, no AMX) is not
+    measured yet: the same section says whether it agrees. GPUs keep 64."""
+    return 16 if device.type == "cpu" else 64
 
 
 @torch.no_grad()
@@ -70,7 +71,7 @@ def encode(model: RankCounter, patches: list[np.ndarray], batch_size: int | None
     device and in its precision; returned as fp32, since they feed a least-squares fit."""
     model.eval()
     device = next(model.parameters()).device
-    batch_size = batch_size or patches_per_pass(model, device)
+    batch_size = batch_size or patches_per_pass(device)
     with model.autocast():
         out = [model.features(normalise(to_batch(patches[i:i + batch_size]).to(device))).float().cpu().numpy()
                for i in range(0, len(patches), batch_size)]
