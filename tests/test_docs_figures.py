@@ -297,6 +297,28 @@ def within_share_quotes() -> list[str]:
     ]
 
 
+def unit_ratio_quotes() -> list[str]:
+    """docs/count-scale.md, the reading of the units table: SHA's totals and SHB's over SHA's in every run
+    ``report.UNIT_RUNS`` names, seed by seed."""
+    totals = []  # (SHA's total, SHB's) per run and seed
+    for _, name, readout in report.UNIT_RUNS:
+        a, b = (report._lever_split(metrics(name), n, "development", readout)["tiling"]["seeds"]
+                for n in ("shanghaitech_a", "shanghaitech_b"))
+        totals.append([(a[s]["total_ratio"], b[s]["total_ratio"]) for s in sorted(a)])
+    ratios = [b / a for run in totals for a, b in run]
+    means = [sum(b / a for a, b in run) / len(run) for run in totals]
+    near = [i for i, run in enumerate(totals) for a, b in run if b / a <= 1.25]
+    assert all(sum(b / a <= 1.25 for a, b in totals[i]) == 1 for i in near)  # "each in a run whose other seeds..."
+    shas = [a for run in totals for a, _ in run]
+    return [
+        f"SHA's development total goes from {min(shas):.2f} to {max(shas):.2f} across runs and seeds",
+        f"SHB's total over SHA's is {min(means):.2f} to {max(means):.2f} at the three-seed mean of every run",
+        f"1.25 or less at {len(near)} of the {len(ratios)} seeds",
+        f"SHA at 0.8 of its total reads SHB at {0.8 * min(means):.2f} to {0.8 * max(means):.2f} of its own, and SHB "
+        f"at its count reads SHA at {1 / max(means):.2f} to {1 / min(means):.2f}",
+    ]
+
+
 def zen3_encode_quotes() -> list[str]:
     """perf/RESULTS.md, Zen 3: a photo rank step in fp32, and extract_features at 64 and at 16 patches a pass,
     from its results file."""
@@ -314,6 +336,37 @@ def zen3_encode_quotes() -> list[str]:
             f"| seconds | {before:.1f} | {after:.1f} | {again:.1f} |",
             f"runs {min(before, again) / after:.2f} to {max(before, again) / after:.2f} times as fast",
             f"differ by {abs(before - again):.0f} s"]
+
+
+def labelled_bound_quotes() -> list[str]:
+    """docs/count-scale.md, the labelled bound: the oracle probes against the counter on the test splits, from
+    the combined screens of the record's three seeds (whose counter rows are the record's)."""
+    bound = metrics(report.ORACLE_SCREENS)
+    record = metrics("real/levers/people_removals_area01_seeds")
+
+    def test(name: str, readout: str) -> dict:
+        return bound["readouts"]["test"][name][readout]["tiling"]["mean"]
+
+    for name in ("shanghaitech_a", "shanghaitech_b"):
+        assert test(name, "counter")["mae"] == record[name]["tiling"]["mean"]["mae"]
+    a, b = (test(n, "oracle_joint") for n in ("shanghaitech_a", "shanghaitech_b"))
+    counter_a, own_a = test("shanghaitech_a", "counter"), test("shanghaitech_a", "oracle_own")
+    own_b = test("shanghaitech_b", "oracle_own")
+
+    def ratio(readout: str) -> float:
+        a_seeds, b_seeds = (bound["readouts"]["test"][n][readout]["tiling"]["seeds"]
+                            for n in ("shanghaitech_a", "shanghaitech_b"))
+        return sum(b_seeds[s]["total_ratio"] / a_seeds[s]["total_ratio"] for s in a_seeds) / len(a_seeds)
+
+    return [
+        f"reads SHA's test split at {a['mae']:.1f} and {a['total_ratio']:.2f} of its total, SHB's at {b['mae']:.1f} "
+        f"and {b['total_ratio']:.2f}: SHB's total over SHA's is {ratio('oracle_joint'):.2f} at the three-seed mean, "
+        f"against the counter's {ratio('counter'):.2f} on the same splits",
+        f"the labelled probe reads SHA within {counter_a['mae'] - a['mae']:.0f} of the counter ({a['mae']:.1f} against "
+        f"{counter_a['mae']:.1f})",
+        f"SHB's error falls only with a probe of its own ({own_b['mae']:.1f} against the joint probe's "
+        f"{b['mae']:.1f}), which reads SHA worse ({own_a['mae']:.1f})",
+    ]
 
 
 def intel_encode_quotes() -> list[str]:
@@ -337,6 +390,8 @@ def intel_encode_quotes() -> list[str]:
                                          ("count-scale.md", inpainting_quotes),
                                          ("count-scale.md", removal_anchor_quotes),
                                          ("count-scale.md", within_share_quotes),
+                                         ("count-scale.md", unit_ratio_quotes),
+                                         ("count-scale.md", labelled_bound_quotes),
                                          ("../perf/RESULTS.md", zen3_encode_quotes),
                                          ("../perf/RESULTS.md", intel_encode_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):

@@ -3,6 +3,7 @@ mosaics hold their four images and the sum of their labels, a standardised probe
 read standardised ones, and a screen of a trained run reproduces its own evaluation before anything changes."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +12,8 @@ import yaml
 from PIL import Image
 from repo import REPO
 
-from syrac import storage
-from syrac.method.features import encode
+from syrac import config, storage
+from syrac.method.features import encode, patch_boxes
 from syrac.method.model import RankCounter
 from syrac.method.probe import LinearProbe
 from syrac.tools import readout_screen, report
@@ -51,13 +52,14 @@ def test_a_standardised_probe_reads_raw_features_as_its_fit_read_standardised_on
 
 def test_a_screen_reproduces_the_runs_own_readings_and_combines_into_a_lever_table(tiny_repo, tmp_path):
     first = tmp_path / "seed0.json"
-    assert readout_screen.main(["--root", str(tiny_repo), "--mosaics", "2", "5", "--out", str(first)]) == 0
+    assert readout_screen.main(["--root", str(tiny_repo), "--mosaics", "2", "5", "--oracle", "--out", str(first)]) == 0
     screen = storage.read_json(first)
     evaluated = json.loads((tiny_repo / "metrics/eval.json").read_text())
     for name, metrics in evaluated.items():
         for split, expected in (("test", metrics), ("development", metrics["development"])):
             variants = screen["readouts"][split][name]
-            assert set(variants) == {"counter", "mosaics_2", "mosaics_5", "standardised_scale", "standardised_full"}
+            assert set(variants) == {"counter", "mosaics_2", "mosaics_5", "standardised_scale", "standardised_full",
+                                     "oracle_joint", "oracle_own"}
             assert variants["counter"]["mae"] == pytest.approx(expected["mae"])  # the workspace's own counter
             assert variants["counter"]["tiling"]["mae"] == pytest.approx(expected["tiling"]["mae"])
     assert screen["machine"]["cpu"] and screen["seed"] == 0
@@ -82,6 +84,39 @@ def test_a_screen_reproduces_the_runs_own_readings_and_combines_into_a_lever_tab
     assert not anchored.exists()
 
 
+def test_the_oracle_is_ridge_on_the_heads_annotated_in_each_cell_of_the_development_parts(tmp_path):
+    """Features that add up as people do (a whole image's are its cells' sum), each cell's heads a linear
+    function of them: the oracle fitted on the annotated heads reads the images at either grid, and the
+    joint one both benchmarks at once."""
+    rng, weight = np.random.default_rng(0), np.array([2.0, 0.5, 0.0])
+    features_dir, truth_dir = (tmp_path / folder for folder in readout_screen.SPLITS["development"])
+    features_dir.mkdir(parents=True)
+    for name, scale in (("street", 3), ("crowd", 60)):
+        cells = rng.integers(0, scale, (12, 4, 3)) * [1, 2, 1]  # the 2x2 grid's cells, each count a whole number
+        images, rows = [f"{i}.jpg" for i in range(12)], ["image,path,md5"]
+        (truth_dir / name).mkdir(parents=True)
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for image, heads in zip(images, cells @ weight):
+            Image.new("RGB", (40, 30)).save(tmp_path / "photos" / name / image)
+            rows.append(f"{image},photos/{name}/{image},-")
+            points = [[left + 1, top + 1] for (left, top, _, _), n in zip(patch_boxes(40, 30, 2), heads)
+                      for _ in range(round(n))]
+            storage.write_json(truth_dir / name / f"{Path(image).stem}.json", {"points": points})
+        listed = tmp_path / "data/benchmarks_train" / name
+        listed.mkdir(parents=True)
+        (listed / "development.csv").write_text("\n".join(rows) + "\n")
+        np.savez(features_dir / f"{name}.npz", images=images, k1=cells.sum(axis=1, keepdims=True), k2=cells)
+    cfg = config.load(REPO / "params.yaml")
+    joint = readout_screen.oracle_probe(tmp_path, ["street", "crowd"], (1, 2), cfg)
+    for name in ("street", "crowd"):
+        with np.load(features_dir / f"{name}.npz") as data:
+            for k in ("k1", "k2"):
+                np.testing.assert_allclose(joint.image_counts(data[k]), (data["k2"] @ weight).sum(axis=1), rtol=0.01,
+                                           atol=0.5)  # the least penalty of the grid shrinks it a little
+    own = readout_screen.oracle_probe(tmp_path, ["street"], (1, 2), cfg)
+    assert not np.allclose(own.weight, joint.weight)  # fitted on the street's heads alone
+
+
 def test_the_screen_refuses_a_workspace_without_a_run_and_an_empty_mosaic_count(tmp_path, capsys):
     assert readout_screen.main(["--root", str(tmp_path), "--out", str(tmp_path / "x.json")]) == 2
     assert "error:" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
@@ -90,7 +125,9 @@ def test_the_screen_refuses_a_workspace_without_a_run_and_an_empty_mosaic_count(
 
 
 @pytest.mark.parametrize("summary", ["levers/zen3_default_readout_screens_seeds",
-                                     "real/levers/zen3_readout_screens_seeds"])
+                                     "real/levers/zen3_readout_screens_seeds",
+                                     "real/levers/removal_anchors_screens_seeds",
+                                     "real/levers/oracle_screens_seeds"])
 def test_a_committed_screen_summary_is_its_seeds_screens_combined(summary):
     """The lever tables of docs/count-scale.md read these summaries; each seed's screen is kept beside them."""
     seeds = sorted((REPO / "metrics" / summary.removesuffix("_seeds")).glob("seed_*.json"))

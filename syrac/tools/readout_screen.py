@@ -31,9 +31,15 @@ development part, as stage ``evaluate`` does:
   the reading of a region where it does not fire, so no mean is forced on the photos (each feature's
   reading is still rescaled by the ratio of the two domains' spreads).
 
-No label reaches a variant: the benchmarks' true counts only score them. ``--combine`` gathers several
-seeds' files into the shape of a ``syrac.tools.seeds`` summary (the counter's reading per benchmark, every
-variant under ``readouts``), which ``syrac.tools.report --block scale`` tables.
+No label reaches a variant: the benchmarks' true counts only score them. The one exception is asked for
+by name and is no lever: ``--oracle`` adds ``oracle_joint``, one ridge probe fitted on the true counts of
+every photo benchmark's development part together (each cell at the tiling's grids a row, labelled with
+the annotated heads inside it, as Table 3's oracle), and ``oracle_own``, one such probe per benchmark.
+Read on the test splits, they say whether the frozen features hold one unit for a sparse street and a
+dense crowd: the bound a photographic counting set (the paper's Stable Diffusion images) could reach
+through this encoder. ``--combine`` gathers several seeds' files into the shape of a ``syrac.tools.seeds``
+summary (the counter's reading per benchmark, every variant under ``readouts``), which
+``syrac.tools.report --block scale`` tables.
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ from pathlib import Path
 import numpy as np
 
 from syrac import config, storage
+from syrac.data.benchmarks import DEVELOPMENT_MANIFEST, read_manifest
 from syrac.data.boxes import PHOTO_BOXES, photo_boxes
 from syrac.data.datasets import unlabelled_photos
-from syrac.inference.evaluation import read_split
+from syrac.inference.evaluation import load_features, patch_true_counts, read_split
 from syrac.inference.tiling import TilingRule, ceiling_of, configured_rule
 from syrac.method.counter import probe_from_bundle
 from syrac.method.features import encode, load_resized
@@ -102,6 +109,23 @@ def photo_cells(root: Path, names: list[str], grids: tuple[int, ...]) -> np.ndar
     return np.concatenate(rows)
 
 
+def oracle_probe(root: Path, names: list[str], grids: tuple[int, ...], cfg) -> LinearProbe:
+    """Labelled, a bound and never a lever: ridge fitted on the named benchmarks' development parts, every
+    cell of each image at ``grids`` a row labelled with the annotated heads inside it, as Table 3's oracle
+    fits its training patches."""
+    rows, counts = [], []
+    features_dir, truth_dir = (root / folder for folder in SPLITS["development"])
+    for name in names:
+        images, features = load_features(features_dir / f"{name}.npz")
+        listed = dict(zip(*read_manifest(root / "data/benchmarks_train" / name, DEVELOPMENT_MANIFEST)))
+        paths = [root / listed[image] for image in images]
+        for k in grids:
+            rows.append(features[f"k{k}"].reshape(-1, features[f"k{k}"].shape[-1]))
+            counts.append(patch_true_counts(truth_dir / name, images, paths, k).ravel())
+    return fit_probe(np.concatenate(rows), np.concatenate(counts), cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed,
+                     "ridge")[0]
+
+
 def standardised(probe: LinearProbe, centre: np.ndarray | None, spread: np.ndarray) -> LinearProbe:
     """A probe fitted on (x - centre) / spread, as a probe of x itself."""
     weight = probe.weight / spread
@@ -111,13 +135,13 @@ def standardised(probe: LinearProbe, centre: np.ndarray | None, spread: np.ndarr
 def read_benchmarks(root: Path, cfg, patches: dict[str, int], probes: dict[str, LinearProbe],
                     rule: TilingRule) -> dict:
     """{split: {benchmark: summary as evaluate writes it}}, at each benchmark's K (``patches``) and on each
-    image's own tiling, each benchmark read by its domain's probe (``probes['photos']`` for the photo
-    benchmarks, ``probes['renders']`` for the simulated ones)."""
+    image's own tiling, each benchmark read by its own probe where ``probes`` names it, else by its domain's
+    (``probes['photos']`` for the photo benchmarks, ``probes['renders']`` for the simulated ones)."""
     readings = {}
     for split, (features, truth) in SPLITS.items():
         readings[split] = {}
         for name, spec in cfg.benchmarks.items():
-            probe = probes["renders" if spec.format == "embedded" else "photos"]
+            probe = probes.get(name) or probes["renders" if spec.format == "embedded" else "photos"]
             reading = read_split(probe, root / features / f"{name}.npz", root / truth / name, patches[name], rule)
             readings[split][name] = reading.summary(rule.grids)
     return readings
@@ -140,7 +164,7 @@ def anchor_summary(probe: LinearProbe, differences: np.ndarray, removed: np.ndar
             for source in sorted(set(sources))}
 
 
-def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = ()) -> dict:
+def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = (), oracle: bool = False) -> dict:
     """Every variant's readings of one workspace's benchmarks: {split: {benchmark: {variant: summary}}}."""
     cfg = config.load(root / "params.yaml")
     model, checkpoint = load_rank_model(root / "models/rank.pt")
@@ -177,6 +201,9 @@ def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = 
         anchors = {name: anchor_summary(probe, differences, removed, names)
                    for name, probe in {"counter": counter, **probes}.items()}
     photos = [name for name, spec in cfg.benchmarks.items() if spec.format != "embedded"]
+    if oracle and not photos:
+        raise ValueError(f"{root / 'params.yaml'}: --oracle fits on the photo benchmarks' development parts; "
+                         "this run has none")
     if photos:
         cells = photo_cells(root, photos, configured_rule(cfg, 0.0).grids)
         domains = {"renders": features, "photos": cells}
@@ -186,6 +213,11 @@ def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = 
             base = fit((features - (centres["renders"] if centred else 0.0)) / spreads["renders"], targets)
             probes = {d: standardised(base, centres[d], spreads[d]) for d in domains}
             variants[f"standardised_{'full' if centred else 'scale'}"] = (probes, rule_of(probes["renders"]))
+        if oracle:
+            grids, rule = configured_rule(cfg, 0.0).grids, TilingRule.from_bundle(bundle["tiling"])
+            variants["oracle_joint"] = ({"renders": counter, "photos": oracle_probe(root, photos, grids, cfg)}, rule)
+            own = {name: oracle_probe(root, [name], grids, cfg) for name in photos}
+            variants["oracle_own"] = ({"renders": counter, "photos": counter, **own}, rule)
     patches = {name: run["patches"] for name, run in storage.read_json(root / "metrics/eval.json").items()}
     readings = {name: read_benchmarks(root, cfg, patches, probes, rule) for name, (probes, rule) in variants.items()}
     return {"seed": cfg.seed, "machine": machine(), "workspace": provenance(root), "removal_anchors": anchors,
@@ -226,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="numbers of counting-set mosaics, a variant each")
     parser.add_argument("--removals", type=float, nargs="*", default=[],
                         help="weights of the removal differences against the counting set, a variant each")
+    parser.add_argument("--oracle", action="store_true",
+                        help="add the labelled bounds oracle_joint and oracle_own (probes fitted on the photo "
+                             "benchmarks' development parts' true counts): a diagnostic, never a lever")
     parser.add_argument("--combine", type=Path, nargs="+", help="seeds' screen files to summarise, running nothing")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -234,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(weight <= 0 for weight in args.removals):
         parser.error(f"--removals: each weight above 0; got {args.removals}")
     try:
-        result = combine(args.combine) if args.combine else screen(args.root, args.mosaics, args.removals)
+        result = combine(args.combine) if args.combine else screen(args.root, args.mosaics, args.removals, args.oracle)
     except (FileNotFoundError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -536,6 +536,7 @@ def restrict(summary, seeds: list[str]):
 ZEN3_SCREENS = "real/levers/zen3_readout_screens_seeds"  # syrac.tools.readout_screen --combine of the seeds' screens
 ZEN3_DEFAULT_SCREENS = "levers/zen3_default_readout_screens_seeds"
 REMOVAL_SCREENS = "real/levers/removal_anchors_screens_seeds"  # the record's seeds, rerun on its Intel machine
+ORACLE_SCREENS = "real/levers/oracle_screens_seeds"  # the same seeds with the labelled bound (--oracle)
 # docs/count-scale.md: the count-scale study's levers, each (label, summary under metrics/, read-out or None);
 # the first of each list is the reference, read at the seeds of the levers after it
 SCALE_LEVERS = {
@@ -776,6 +777,42 @@ def detector_rules_table(study: dict) -> str:
     return _table(["rule"] + header + [f"{_short(n)} test MAE" for n in names] + ["development parts"], rows)
 
 
+# every three-seed photo run of the count-scale study with totals on both development parts (label, summary under
+# metrics/, read-out or None), for units_table: whether any lever moved a street's unit against a dense crowd's
+UNIT_RUNS = [
+    ("scale relations, ridge probe (the AMD record before lever 9)", "real/levers/adopted_amd_record_seeds", None),
+    ("the same rerun on the Intel machine", "real/levers/adopted_on_intel_seeds", None),
+    ("photographed people, 20 per N (lever 2)", "real/levers/photo_people20_seeds", None),
+    ("photographed people, 10 per N (lever 2)", "real/levers/photo_people10_seeds", None),
+    ("one inpainted copy, random regions, a fifth (lever 7)", "real/levers/photo_removals_seeds", None),
+    ("the copy aimed at people, a fifth (lever 8)", "real/levers/people_removals_seeds", None),
+    ("**the copy aimed at people, a tenth (lever 9, adopted)**", "real/levers/people_removals_area01_seeds", None),
+    ("the same rerun on the Zen 3 machine in fp32", ZEN3_SCREENS, "counter"),
+    ("0.15 inpainted (lever 10)", "real/levers/people_removals_area015_seeds", None),
+    ("four copies of each photo (lever 17)", "real/levers/people_removals_four_seeds", None),
+    ("a twentieth inpainted (lever 18)", "real/levers/people_removals_area005_seeds", None),
+    ("every copy within its tenth (lever 20)", "real/levers/people_within_seeds", None),
+]
+
+
+def units_table(runs: list[tuple[str, dict, str | None]], split: str = "development") -> str:
+    """How each run reads SHA and SHB (``split``, own tiling) seed by seed: MAE, predicted/true total, and SHB's
+    total over SHA's, 1 where a sparse street and a dense crowd are read in one unit, whatever that unit is. A
+    lever can move the common unit (both totals) or the relative one (their ratio); the floor of issue 44
+    needs the ratio near 1."""
+    rows = []
+    for label, run, readout in runs:
+        a, b = (_lever_split(run, n, split, readout)["tiling"] for n in ("shanghaitech_a", "shanghaitech_b"))
+        seeds = sorted(a["seeds"])
+        ratios = [b["seeds"][s]["total_ratio"] / a["seeds"][s]["total_ratio"] for s in seeds]
+        rows.append([label] + [cell for bench in (a, b) for cell in (
+            spread(bench, "mae"), " / ".join(f"{bench['seeds'][s]['total_ratio']:.2f}" for s in seeds))]
+            + [" / ".join(f"{r:.2f}" for r in ratios), f"{sum(ratios) / len(ratios):.2f}"])
+    where = "dev" if split == "development" else split
+    return _table(["run"] + [f"{bench} {where} {what}" for bench in ("SHA", "SHB") for what in ("MAE", "total")]
+                  + ["SHB over SHA", "SHB over SHA, mean"], rows)
+
+
 def scale_tables(metrics_dir: Path) -> str:
     """The count-scale study's tables (docs/count-scale.md) from the lever summaries under ``metrics_dir``,
     and the embedded default's own spread over seeds."""
@@ -788,6 +825,19 @@ def scale_tables(metrics_dir: Path) -> str:
         parts.append(f"{heading} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}; own tiling; MAE mean, in "
                      "brackets the range):\n\n"
                      + levers_table(runs, names))
+    units = [(label, read_json(metrics_dir / f"{name}.json"), readout) for label, name, readout in UNIT_RUNS]
+    parts.append("A street's unit against a dense crowd's: every three-seed photo run above, its development parts' "
+                 "MAE and predicted/true totals (own tiling) at seeds 0 / 1 / 2, and SHB's total over SHA's:\n\n"
+                 + units_table(units))
+    bound = read_json(metrics_dir / f"{ORACLE_SCREENS}.json")
+    parts.append("The labelled bound on the adopted counter's features (syrac.tools.readout_screen --oracle: true "
+                 "counts fit it, so it bounds a linear read-out of these features and is never a lever), the record's "
+                 "three seeds on its Intel machine, the test splits (own tiling) at seeds 0 / 1 / 2:\n\n"
+                 + units_table([("**the counter adopted** (lever 9)", bound, "counter"),
+                                ("one ridge probe fitted on both development parts' annotated heads", bound,
+                                 "oracle_joint"),
+                                ("one such probe per benchmark, fitted on its own development part", bound,
+                                 "oracle_own")], split="test"))
     study = read_json(metrics_dir / f"{DETECTOR_ANCHOR}.json")
     parts.append(f"The person detector's rules on the photo record's counts, no training (lever 5; seeds "
                  f"{', '.join(study['seeds'])}; own tiling; MAE mean, in brackets the range):\n\n"
