@@ -76,12 +76,17 @@ def tiling_quotes() -> list[str]:
 
 def readme_quotes() -> list[str]:
     """README.md: a seed of the photo profile's time, from the perf run's record (perf/RESULTS.md tables it)."""
-    stages = read_json(REPO / "perf/results/cpu/results.json")["repro_photo"]
-    headline = ("check", "synthesize_pairs", "synthesize_counting", "build_benchmarks", "pretrain", "extract_features",
-                "probe", "choose_patches", "evaluate", "review_probes", "sparse_scenes")  # what --headline runs
-    counter = sum(stages[name]["seconds"] for name in headline)
-    return [f"a seed of it takes {stages['total_seconds']:.0f} s on 2 idle Zen 4 cores, every stage, and the counter "
-            f"alone (`python -m syrac.tools.seeds --headline`) {counter:.0f} s of it"]
+    record = read_json(REPO / "perf/results/cpu-intel-amx/results.json")["repro_photo"]
+    stages = {name: run["seconds"] for name, run in record.items() if isinstance(run, dict)}
+    headline = ("check", "synthesize_pairs", "cut_out_people", "synthesize_counting", "build_benchmarks", "pretrain",
+                "extract_features", "probe", "choose_patches", "evaluate", "review_probes",
+                "sparse_scenes")  # what --headline runs: the stages seeds.HEADLINE_STAGES need
+    scans = stages["cut_out_people"] + stages["detect"]  # the detectors' passes: no seed changes them
+    counter = sum(stages[name] for name in headline)
+    return [f"a seed of it takes {record['total_seconds']:.0f} s on 2 idle Intel AMX cores (the records' machine), "
+            f"every stage, {record['total_seconds'] - scans:.0f} s once the two detector passes",
+            f"(`python -m syrac.tools.seeds --headline`) {counter:.0f} s of it, "
+            f"{counter - stages['cut_out_people']:.0f} s with the photos' detector pass kept"]
 
 
 def anchor_quotes() -> list[str]:
@@ -397,6 +402,30 @@ def intel_encode_quotes() -> list[str]:
             f"runs {min(before, again) / after:.2f} to {max(before, again) / after:.2f} times as fast"]
 
 
+def intel_seed_quotes() -> list[str]:
+    """perf/RESULTS.md, Intel AMX: a seed of the photo profile stage by stage beside Zen 4's of 2026-12-05."""
+    here = read_json(REPO / "perf/results/cpu-intel-amx/results.json")["repro_photo"]
+    zen4 = read_json(REPO / "perf/results/cpu/results.json")["repro_photo"]
+
+    def seconds(record: dict, names: tuple[str, ...]) -> str:
+        return ", ".join(f"{record[name]['seconds']:.1f}" for name in names)
+
+    ablation, review = ("end_to_end", "fine_tune", "ablation"), ("review_ranking", "review_probes")
+    kept = here["total_seconds"] - here["cut_out_people"]["seconds"] - here["detect"]["seconds"]
+    table = ("pretrain", "detect", "pretrain_intra", "extract_features", *ablation, *review)
+    assert [name for name in table if zen4[name]["seconds"] <= here[name]["seconds"]] == ["review_probes"]
+    return [f"| `pretrain` | {seconds(here, ('pretrain',))} | {seconds(zen4, ('pretrain',))} |",
+            f"| {seconds(here, ('cut_out_people',))} | (not in the profile then) |",
+            f"| `pretrain_intra` | {seconds(here, ('pretrain_intra',))} | {seconds(zen4, ('pretrain_intra',))} |",
+            f"| `extract_features` | {seconds(here, ('extract_features',))} | {seconds(zen4, ('extract_features',))} |",
+            f"| {seconds(here, ablation)} | {seconds(zen4, ablation)} |",
+            f"| {seconds(here, review)} | {seconds(zen4, review)} |",
+            f"| all stages | {here['total_seconds']:.0f} ({here['total_seconds'] / 60:.1f} min) | "
+            f"{zen4['total_seconds']:.0f} ({zen4['total_seconds'] / 60:.1f} min) |",
+            f"a seed takes {kept:.0f} s ({kept / 60:.1f} min) here",
+            f"It ran the profile without the copies in {zen4['total_seconds']:.0f} s"]
+
+
 @pytest.mark.parametrize("name, quotes", [("embedded-results.md", embedded_quotes), ("tiling.md", tiling_quotes),
                                          ("../README.md", readme_quotes), ("count-scale.md", anchor_quotes),
                                          ("count-scale.md", machine_kind_quotes),
@@ -407,7 +436,8 @@ def intel_encode_quotes() -> list[str]:
                                          ("count-scale.md", labelled_bound_quotes),
                                          ("../README.md", readme_bound_quotes),
                                          ("../perf/RESULTS.md", zen3_encode_quotes),
-                                         ("../perf/RESULTS.md", intel_encode_quotes)])
+                                         ("../perf/RESULTS.md", intel_encode_quotes),
+                                         ("../perf/RESULTS.md", intel_seed_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)
     missing = [quote for quote in quotes() if quote not in text]
