@@ -302,19 +302,24 @@ def within_share_quotes() -> list[str]:
     ]
 
 
+def unit_ratios(a: dict, b: dict) -> list[float]:
+    """SHB's predicted/true total over SHA's at each seed, from the two benchmarks' per-seed summaries."""
+    return [b[seed]["total_ratio"] / a[seed]["total_ratio"] for seed in sorted(a)]
+
+
 def unit_ratio_quotes() -> list[str]:
     """docs/count-scale.md, the reading of the units table: SHA's totals and SHB's over SHA's in every run
     ``report.UNIT_RUNS`` names, seed by seed."""
-    totals = []  # (SHA's total, SHB's) per run and seed
+    per_run, shas = [], []  # SHB's total over SHA's per run and seed; SHA's totals
     for _, name, readout in report.UNIT_RUNS:
         a, b = (report._lever_split(metrics(name), n, "development", readout)["tiling"]["seeds"]
                 for n in ("shanghaitech_a", "shanghaitech_b"))
-        totals.append([(a[s]["total_ratio"], b[s]["total_ratio"]) for s in sorted(a)])
-    ratios = [b / a for run in totals for a, b in run]
-    means = [sum(b / a for a, b in run) / len(run) for run in totals]
-    near = [i for i, run in enumerate(totals) for a, b in run if b / a <= 1.25]
-    assert all(sum(b / a <= 1.25 for a, b in totals[i]) == 1 for i in near)  # "each in a run whose other seeds..."
-    shas = [a for run in totals for a, _ in run]
+        per_run.append(unit_ratios(a, b))
+        shas += [a[seed]["total_ratio"] for seed in a]
+    ratios = [r for run in per_run for r in run]
+    means = [sum(run) / len(run) for run in per_run]
+    near = [i for i, run in enumerate(per_run) for r in run if r <= 1.25]
+    assert all(sum(r <= 1.25 for r in per_run[i]) == 1 for i in near)  # "each in a run whose other seeds..."
     return [
         f"SHA's development total goes from {min(shas):.2f} to {max(shas):.2f} across runs and seeds",
         f"SHB's total over SHA's is {min(means):.2f} to {max(means):.2f} at the three-seed mean of every run",
@@ -356,8 +361,8 @@ def labelled_bound() -> dict:
         assert test(name, "counter")["mean"]["mae"] == record[name]["tiling"]["mean"]["mae"]
 
     def ratio(readout: str) -> float:  # SHB's total over SHA's, the mean over seeds
-        a, b = (test(n, readout)["seeds"] for n in ("shanghaitech_a", "shanghaitech_b"))
-        return sum(b[s]["total_ratio"] / a[s]["total_ratio"] for s in a) / len(a)
+        per_seed = unit_ratios(*(test(n, readout)["seeds"] for n in ("shanghaitech_a", "shanghaitech_b")))
+        return sum(per_seed) / len(per_seed)
 
     return {f"{n[-1]}_{readout}": test(n, readout)["mean"] for n in ("shanghaitech_a", "shanghaitech_b")
             for readout in ("counter", "oracle_joint", "oracle_own")} | {

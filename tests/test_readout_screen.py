@@ -107,13 +107,14 @@ def test_the_oracle_is_ridge_on_the_heads_annotated_in_each_cell_of_the_developm
         (listed / "development.csv").write_text("\n".join(rows) + "\n")
         np.savez(features_dir / f"{name}.npz", images=images, k1=cells.sum(axis=1, keepdims=True), k2=cells)
     cfg = config.load(REPO / "params.yaml")
-    joint = readout_screen.oracle_probe(tmp_path, ["street", "crowd"], (1, 2), cfg)
+    street, crowd = (readout_screen.oracle_cells(tmp_path, name, (1, 2)) for name in ("street", "crowd"))
+    joint = readout_screen.oracle_probe([street, crowd], cfg)
     for name in ("street", "crowd"):
         with np.load(features_dir / f"{name}.npz") as data:
             for k in ("k1", "k2"):
                 np.testing.assert_allclose(joint.image_counts(data[k]), (data["k2"] @ weight).sum(axis=1), rtol=0.01,
                                            atol=0.5)  # the least penalty of the grid shrinks it a little
-    own = readout_screen.oracle_probe(tmp_path, ["street"], (1, 2), cfg)
+    own = readout_screen.oracle_probe([street], cfg)
     assert not np.allclose(own.weight, joint.weight)  # fitted on the street's heads alone
 
 

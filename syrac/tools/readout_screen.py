@@ -109,21 +109,23 @@ def photo_cells(root: Path, names: list[str], grids: tuple[int, ...]) -> np.ndar
     return np.concatenate(rows)
 
 
-def oracle_probe(root: Path, names: list[str], grids: tuple[int, ...], cfg) -> LinearProbe:
-    """Labelled, a bound and never a lever: ridge fitted on the named benchmarks' development parts, every
-    cell of each image at ``grids`` a row labelled with the annotated heads inside it, as Table 3's oracle
-    fits its training patches."""
-    rows, counts = [], []
+def oracle_cells(root: Path, name: str, grids: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled, for the bound only: every cell of benchmark ``name``'s development part at ``grids`` as a
+    row of features, and the annotated heads inside each, as Table 3's oracle reads its training patches."""
     features_dir, truth_dir = (root / folder for folder in SPLITS["development"])
-    for name in names:
-        images, features = load_features(features_dir / f"{name}.npz")
-        listed = dict(zip(*read_manifest(root / "data/benchmarks_train" / name, DEVELOPMENT_MANIFEST)))
-        paths = [root / listed[image] for image in images]
-        for k in grids:
-            rows.append(features[f"k{k}"].reshape(-1, features[f"k{k}"].shape[-1]))
-            counts.append(patch_true_counts(truth_dir / name, images, paths, k).ravel())
-    return fit_probe(np.concatenate(rows), np.concatenate(counts), cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed,
-                     "ridge")[0]
+    images, features = load_features(features_dir / f"{name}.npz")
+    listed = dict(zip(*read_manifest(root / "data/benchmarks_train" / name, DEVELOPMENT_MANIFEST)))
+    paths = [root / listed[image] for image in images]
+    rows = [features[f"k{k}"].reshape(-1, features[f"k{k}"].shape[-1]) for k in grids]
+    heads = [patch_true_counts(truth_dir / name, images, paths, k).ravel() for k in grids]
+    return np.concatenate(rows), np.concatenate(heads)
+
+
+def oracle_probe(cells: list[tuple[np.ndarray, np.ndarray]], cfg) -> LinearProbe:
+    """A bound and never a lever: ridge fitted on the cells and heads of one or more benchmarks
+    (``oracle_cells``) together, its penalty cross-validated on those heads."""
+    rows, heads = (np.concatenate(part) for part in zip(*cells))
+    return fit_probe(rows, heads, cfg.probe.ridge_grid, cfg.probe.folds, cfg.seed, "ridge")[0]
 
 
 def standardised(probe: LinearProbe, centre: np.ndarray | None, spread: np.ndarray) -> LinearProbe:
@@ -183,7 +185,8 @@ def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = 
 
     bundle = read_model_file(root / "models/syrac.pt")  # the run's counter: its probe and tiling rule, read once
     counter = probe_from_bundle(bundle)
-    variants = {"counter": ({"renders": counter, "photos": counter}, TilingRule.from_bundle(bundle["tiling"]))}
+    counter_rule = TilingRule.from_bundle(bundle["tiling"])
+    variants = {"counter": ({"renders": counter, "photos": counter}, counter_rule)}
     extra_x, extra_y = counting_mosaics(model, [root / "data/counting" / n for n in names], targets,
                                         max(mosaic_counts, default=0), cfg.seed, size)
     for count in mosaic_counts:
@@ -205,7 +208,8 @@ def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = 
         raise ValueError(f"{root / 'params.yaml'}: --oracle fits on the photo benchmarks' development parts; "
                          "this run has none")
     if photos:
-        cells = photo_cells(root, photos, configured_rule(cfg, 0.0).grids)
+        grids = configured_rule(cfg, 0.0).grids
+        cells = photo_cells(root, photos, grids)
         domains = {"renders": features, "photos": cells}
         spreads = {d: x.std(axis=0) + 1e-6 for d, x in domains.items()}
         for centred in (False, True):
@@ -213,11 +217,12 @@ def screen(root: Path, mosaic_counts: list[int], removal_weights: list[float] = 
             base = fit((features - (centres["renders"] if centred else 0.0)) / spreads["renders"], targets)
             probes = {d: standardised(base, centres[d], spreads[d]) for d in domains}
             variants[f"standardised_{'full' if centred else 'scale'}"] = (probes, rule_of(probes["renders"]))
-        if oracle:
-            grids, rule = configured_rule(cfg, 0.0).grids, TilingRule.from_bundle(bundle["tiling"])
-            variants["oracle_joint"] = ({"renders": counter, "photos": oracle_probe(root, photos, grids, cfg)}, rule)
-            own = {name: oracle_probe(root, [name], grids, cfg) for name in photos}
-            variants["oracle_own"] = ({"renders": counter, "photos": counter, **own}, rule)
+        if oracle:  # each benchmark's cells read once, for its own probe and the joint one
+            labelled = {name: oracle_cells(root, name, grids) for name in photos}
+            joint = oracle_probe(list(labelled.values()), cfg)
+            variants["oracle_joint"] = ({"renders": counter, "photos": joint}, counter_rule)
+            own = {name: oracle_probe([part], cfg) for name, part in labelled.items()}
+            variants["oracle_own"] = ({"renders": counter, "photos": counter, **own}, counter_rule)
     patches = {name: run["patches"] for name, run in storage.read_json(root / "metrics/eval.json").items()}
     readings = {name: read_benchmarks(root, cfg, patches, probes, rule) for name, (probes, rule) in variants.items()}
     return {"seed": cfg.seed, "machine": machine(), "workspace": provenance(root), "removal_anchors": anchors,
