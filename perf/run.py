@@ -12,7 +12,8 @@ kind of machine whose figures should not mix with that file's). Sections:
 - repro: wall time and peak memory of every stage of the embedded DAG, run in a scratch copy.
 - repro_photo: the same for one seed of the ``shanghaitech`` profile (needs the data, as photo_counter).
 - photo_step: a rank pre-training step of that profile at its own settings: the whole step, its data's
-  part (the data wait) and the network alone on the same batch.
+  part (the data wait) and the network alone on the same batch; beside it, the network alone with the
+  stem frozen, the stem and layer1 frozen, and compiled (``torch.compile``).
 - generation: img2img with the real Stable Diffusion 2.1 architecture (perf/sd21/, random
   weights) at the paper's settings: a naive one-image-per-call fp32 loop against the project's
   batched path (fp16 on CUDA).
@@ -362,11 +363,21 @@ def bench_photo_step(steps: int) -> dict:
     batch = torch.arange(p.batch_size)
     inputs, drawn = step_inputs(train, batch, p, generator, DEVICE, relations)
 
-    def network_alone():
-        loss, _ = step_loss(model, inputs, len(batch), drawn, p)
-        optimizer.zero_grad(set_to_none=True)
+    def network_alone(net=model, optimiser=optimizer):
+        loss, _ = step_loss(net, inputs, len(batch), drawn, p)
+        optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        optimiser.step()
+
+    def other_network(change) -> tuple[float, float]:
+        """The network alone with ``change`` made to a fresh copy: seconds a step, and of its first step (which
+        holds a compilation)."""
+        net = to_device(new_model(cfg.model), DEVICE)
+        change(net)
+        optimiser = torch.optim.Adam(net.parameters(), lr=p.lr)
+        start = time.perf_counter()
+        network_alone(net, optimiser)
+        return _timed(lambda: network_alone(net, optimiser), steps), time.perf_counter() - start
 
     one_step = train.subset(np.arange(pairs) < p.batch_size)
     whole_s = _timed(lambda: rank_epoch(model, optimizer, train, generator, p, "photo profile steps", relations), 1,
@@ -374,10 +385,23 @@ def bench_photo_step(steps: int) -> dict:
                      ) / steps
     data_s = _timed(lambda: step_inputs(train, batch, p, generator, DEVICE, relations), steps)
     network_s = _timed(network_alone, steps)
+    # What the network's own arithmetic could shed, each beside the step above: fewer layers trained (the stem
+    # kept as initialised, then layer1 too: pretrain.frozen_stages), and the same layers compiled (inductor fuses
+    # the batch norms, ReLUs and additions that run apart in eager mode; it needs a C++ compiler on a CPU).
+    variants = {f"frozen_stages_{n}": other_network(lambda net, n=n: net.freeze_stages(n)) for n in (1, 2)}
+    try:
+        with tempfile.TemporaryDirectory() as cache:  # compiled from scratch, as on a fresh machine
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+            variants["compiled"] = other_network(lambda net: setattr(net, "encoder", torch.compile(net.encoder)))
+            del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    except Exception as error:  # a machine without a compiler: say so in the results
+        variants["compiled"] = (None, f"{type(error).__name__}: {error}"[:200])
     return {"backbone": cfg.model.backbone, "input_size": [height, width], "batch_pairs": p.batch_size,
             "images_per_step": len(inputs), "steps": steps, "step_s": whole_s, "data_s": data_s,
             "data_share": data_s / whole_s, "network_alone_step_s": network_s,
-            "step_over_network_alone": whole_s / network_s}
+            "step_over_network_alone": whole_s / network_s,
+            "network_alone_variants": {name: {"step_s": step_s, "first_step": first}
+                                       for name, (step_s, first) in variants.items()}}
 
 
 def bench_inference(images: int, k: int) -> dict:
@@ -556,6 +580,11 @@ def table(results: dict) -> str:
                      f"{r['images_per_step']} images (s/step; data {r['data_share']:.0%} of the step)", "the step",
                      r["step_s"], "the network alone, same batch", r["network_alone_step_s"],
                      r["step_over_network_alone"]))
+        for name, run in r.get("network_alone_variants", {}).items():
+            if run["step_s"] is not None:
+                label = f"the network alone, {name.replace('_', ' ')} (s/step; first step {run['first_step']:.1f})"
+                rows.append((label, name, run["step_s"], "the network as trained", r["network_alone_step_s"],
+                             run["step_s"] / r["network_alone_step_s"]))
     if "inference" in results:
         r = results["inference"]
         rows.append((f"{r['patches']}x{r['patches']} patch counting (images/s)", "patches batched",

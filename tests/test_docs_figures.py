@@ -431,6 +431,55 @@ def intel_seed_quotes() -> list[str]:
             f"It ran the profile without the copies in {zen4['total_seconds']:.0f} s"]
 
 
+def intel_step_quotes() -> list[str]:
+    """perf/RESULTS.md, Intel AMX: the photo rank step, the network alone and its three cheaper variants."""
+    step = read_json(REPO / "perf/results/cpu-intel-amx/results.json")["photo_step"]
+    alone = step["network_alone_step_s"]
+    variants = step["network_alone_variants"]
+    steps = 2 * metrics("real/pretrain")["train_pairs"] // step["batch_pairs"]
+    assert steps == 190 and 25 < steps * (alone - variants["compiled"]["step_s"]) < 35  # "about half a minute"
+    assert steps * (alone - variants["compiled"]["step_s"]) < variants["compiled"]["first_step"]
+
+    def row(name: str) -> str:
+        return f"| {variants[name]['step_s']:.2f} | {variants[name]['step_s'] / alone:.2f}x |"
+
+    return [f"| the whole step (its data: {step['data_share']:.0%} of it) | {step['step_s']:.2f} | "
+            f"{step['step_over_network_alone']:.2f}x |",
+            f"| the network alone, as trained | {alone:.2f} | |",
+            f"(`pretrain.frozen_stages: 1`) {row('frozen_stages_1')}",
+            f"(`pretrain.frozen_stages: 2`) {row('frozen_stages_2')}",
+            f"compiling from scratch, {variants['compiled']['first_step']:.1f} s) {row('compiled')}"]
+
+
+def frozen_stem_quotes() -> list[str]:
+    """docs/real-photographs.md, issue 43's speed lever: the photo rank step and what its network could shed, from
+    perf's Intel results, and the frozen stem's seed 1 beside the record's same seed."""
+    step = read_json(REPO / "perf/results/cpu-intel-amx/results.json")["photo_step"]
+    variants = {name: run["step_s"] for name, run in step["network_alone_variants"].items()}
+    lever, record = metrics("real/levers/frozen_stem_seed1"), metrics("real/levers/people_removals_area01_seeds")
+    assert lever["machine"] == record["machine"]  # held against the record on its CPU kind
+    dev = {run: [own_tiling(summary, n)["seeds"]["1"] for n in ("shanghaitech_a", "shanghaitech_b")]
+           for run, summary in (("lever", lever), ("record", record))}
+    sha_record = own_tiling(record, "shanghaitech_a")["mean"]["mae"]
+    shb_record = own_tiling(record, "shanghaitech_b")["mean"]["mae"]
+    assert 3 * shb_record - dev["lever"][1]["mae"] < 0 and dev["lever"][0]["mae"] > sha_record  # "sum below zero"
+
+    def pair(run: str, key: str, digits: int) -> str:
+        return " and ".join(f"{bench[key]:.{digits}f}" for bench in dev[run])
+
+    return [f"the step takes {step['step_s']:.2f} s, its data {step['data_share']:.0%} of it, the network alone "
+            f"{step['network_alone_step_s']:.2f} s",
+            f"the network alone takes {variants['frozen_stages_1']:.2f} s a step; with layer1 kept too, "
+            f"{variants['frozen_stages_2']:.2f} s",
+            f"takes {variants['compiled']:.2f} s a step after "
+            f"{step['network_alone_variants']['compiled']['first_step']:.1f} s of compiling",
+            f"read SHA's development part at {dev['lever'][0]['mae']:.1f} and SHB's at {dev['lever'][1]['mae']:.1f}, "
+            f"against the adopted counter's {dev['record'][0]['mae']:.1f} and {dev['record'][1]['mae']:.1f}",
+            f"(totals {pair('lever', 'total_ratio', 2)} against {pair('record', 'total_ratio', 2)})",
+            f"(Spearman {pair('lever', 'spearman', 3)} against {pair('record', 'spearman', 3)})",
+            f"below the adopted {shb_record:.1f}"]
+
+
 def intel_embedded_quotes() -> list[str]:
     """perf/RESULTS.md, Intel AMX: the embedded default's dvc repro stage by stage."""
     record = read_json(REPO / "perf/results/cpu-intel-amx/results.json")["repro"]
@@ -460,7 +509,9 @@ def intel_embedded_quotes() -> list[str]:
                                          ("../perf/RESULTS.md", zen3_encode_quotes),
                                          ("../perf/RESULTS.md", intel_encode_quotes),
                                          ("../perf/RESULTS.md", intel_seed_quotes),
-                                         ("../perf/RESULTS.md", intel_embedded_quotes)])
+                                         ("../perf/RESULTS.md", intel_embedded_quotes),
+                                         ("../perf/RESULTS.md", intel_step_quotes),
+                                         ("real-photographs.md", frozen_stem_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)
     missing = [quote for quote in quotes() if quote not in text]

@@ -668,6 +668,14 @@ SCALE_LEVERS = {
              "real/levers/counting_to_1000_relative_seed1", "ridge_rank_refined"),
         ],
     ),
+    "issue 43's speed lever on photos, one seed, on the Intel machine": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the counter adopted** (lever 9)", "real/levers/people_removals_area01_seeds", None),
+            ("the stem kept as initialised, so a rank step skips its backward (pretrain.frozen_stages: 1)",
+             "real/levers/frozen_stem_seed1", None),
+        ],
+    ),
     "read-outs screened on the adopted counter's features (syrac.tools.readout_screen), every row on the AMD Zen 3 "
     "machine in fp32": (
         ["shanghaitech_a", "shanghaitech_b"],
