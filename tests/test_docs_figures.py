@@ -431,6 +431,31 @@ def intel_seed_quotes() -> list[str]:
             f"It ran the profile without the copies in {zen4['total_seconds']:.0f} s"]
 
 
+def authors_augmentations_quotes() -> list[str]:
+    """docs/real-photographs.md, issue 43's item 3: the authors' augmentations on the adopted counter, three seeds
+    beside the record's."""
+    lever, record = metrics("real/levers/authors_augmentations_lever9_seeds"), metrics(
+        "real/levers/people_removals_area01_seeds")
+    assert lever["machine"] == record["machine"]  # held against the record on its CPU kind
+    names = ("shanghaitech_a", "shanghaitech_b")
+    for name in names:  # "behind at every seed"
+        assert seeds_behind(own_tiling(lever, name), own_tiling(record, name)) == ["0", "1", "2"]
+    here, there = ([own_tiling(run, n)["mean"] for n in names] for run in (lever, record))
+
+    def both(runs: list[dict], key: str, digits: int) -> str:
+        return " and ".join(f"{run[key]:.{digits}f}" for run in runs)
+
+    seeds = [[run["mae"] for run in own_tiling(lever, n)["seeds"].values()] for n in names]
+    return [f"read at {here[0]['mae']:.1f} on SHA and {here[1]['mae']:.1f} on SHB against the adopted counter's "
+            f"{both(there, 'mae', 1)}",
+            f"(SHA {min(seeds[0]):.1f} to {max(seeds[0]):.1f}, SHB {min(seeds[1]):.1f} to {max(seeds[1]):.1f})",
+            f"(totals {both(here, 'total_ratio', 2)} against {both(there, 'total_ratio', 2)})",
+            f"Spearman {here[0]['spearman']:.3f} on SHA's development part and {here[1]['spearman']:.3f} on SHB's "
+            f"against {both(there, 'spearman', 3)}",
+            f"({lever['shanghaitech_a']['development']['mean']['zoom_out']:.2f} on SHA's, of 4, against "
+            f"{record['shanghaitech_a']['development']['mean']['zoom_out']:.2f})"]
+
+
 def intel_step_quotes() -> list[str]:
     """perf/RESULTS.md, Intel AMX: the photo rank step, the network alone and its three cheaper variants."""
     step = read_json(REPO / "perf/results/cpu-intel-amx/results.json")["photo_step"]
@@ -511,7 +536,8 @@ def intel_embedded_quotes() -> list[str]:
                                          ("../perf/RESULTS.md", intel_seed_quotes),
                                          ("../perf/RESULTS.md", intel_embedded_quotes),
                                          ("../perf/RESULTS.md", intel_step_quotes),
-                                         ("real-photographs.md", frozen_stem_quotes)])
+                                         ("real-photographs.md", frozen_stem_quotes),
+                                         ("real-photographs.md", authors_augmentations_quotes)])
 def test_a_doc_quotes_the_committed_metrics(name, quotes):
     text = page(name)
     missing = [quote for quote in quotes() if quote not in text]

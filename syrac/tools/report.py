@@ -668,6 +668,14 @@ SCALE_LEVERS = {
              "real/levers/counting_to_1000_relative_seed1", "ridge_rank_refined"),
         ],
     ),
+    "the authors' augmentations on the adopted counter (issue 43), three seeds, every row on the Intel machine": (
+        ["shanghaitech_a", "shanghaitech_b"],
+        [
+            ("**the counter adopted** (lever 9)", "real/levers/people_removals_area01_seeds", None),
+            ("with the authors' augmentations on top of the flips and brightness (pretrain.augmentations: authors)",
+             "real/levers/authors_augmentations_lever9_seeds", None),
+        ],
+    ),
     "issue 43's speed lever on photos, one seed, on the Intel machine": (
         ["shanghaitech_a", "shanghaitech_b"],
         [
@@ -800,6 +808,7 @@ UNIT_RUNS = [
     ("four copies of each photo (lever 17)", "real/levers/people_removals_four_seeds", None),
     ("a twentieth inpainted (lever 18)", "real/levers/people_removals_area005_seeds", None),
     ("every copy within its tenth (lever 20)", "real/levers/people_within_seeds", None),
+    ("the authors' augmentations on lever 9 (issue 43)", "real/levers/authors_augmentations_lever9_seeds", None),
 ]
 
 
