@@ -676,12 +676,14 @@ SCALE_LEVERS = {
              "real/levers/authors_augmentations_lever9_seeds", None),
         ],
     ),
-    "issue 43's speed lever on photos, one seed, on the Intel machine": (
+    "issue 43's levers on photos, one seed, on the Intel machine": (
         ["shanghaitech_a", "shanghaitech_b"],
         [
             ("**the counter adopted** (lever 9)", "real/levers/people_removals_area01_seeds", None),
             ("the stem kept as initialised, so a rank step skips its backward (pretrain.frozen_stages: 1)",
              "real/levers/frozen_stem_seed1", None),
+            ("trained up to 15 epochs, the epoch of lowest held-out ranking loss kept (pretrain.epochs: 15, "
+             "select_on: loss, patience: 2)", "real/levers/training_length_lever9_seed1", None),
         ],
     ),
     "read-outs screened on the adopted counter's features (syrac.tools.readout_screen), every row on the AMD Zen 3 "
