@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -390,10 +391,9 @@ def bench_photo_step(steps: int) -> dict:
     # the batch norms, ReLUs and additions that run apart in eager mode; it needs a C++ compiler on a CPU).
     variants = {f"frozen_stages_{n}": other_network(lambda net, n=n: net.freeze_stages(n)) for n in (1, 2)}
     try:
-        with tempfile.TemporaryDirectory() as cache:  # compiled from scratch, as on a fresh machine
-            os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        with tempfile.TemporaryDirectory() as cache, mock.patch.dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache):
+            # compiled from scratch, as on a fresh machine; the variable is restored however the compile ends
             variants["compiled"] = other_network(lambda net: setattr(net, "encoder", torch.compile(net.encoder)))
-            del os.environ["TORCHINDUCTOR_CACHE_DIR"]
     except Exception as error:  # a machine without a compiler: say so in the results
         variants["compiled"] = (None, f"{type(error).__name__}: {error}"[:200])
     return {"backbone": cfg.model.backbone, "input_size": [height, width], "batch_pairs": p.batch_size,

@@ -441,10 +441,6 @@ def authors_augmentations_quotes() -> list[str]:
     for name in names:  # "behind at every seed"
         assert seeds_behind(own_tiling(lever, name), own_tiling(record, name)) == ["0", "1", "2"]
     here, there = ([own_tiling(run, n)["mean"] for n in names] for run in (lever, record))
-
-    def both(runs: list[dict], key: str, digits: int) -> str:
-        return " and ".join(f"{run[key]:.{digits}f}" for run in runs)
-
     seeds = [[run["mae"] for run in own_tiling(lever, n)["seeds"].values()] for n in names]
     return [f"read at {here[0]['mae']:.1f} on SHA and {here[1]['mae']:.1f} on SHB against the adopted counter's "
             f"{both(there, 'mae', 1)}",
@@ -476,26 +472,29 @@ def intel_step_quotes() -> list[str]:
             f"compiling from scratch, {variants['compiled']['first_step']:.1f} s) {row('compiled')}"]
 
 
-def at_seed_1_beside_record(name: str):
-    """A one-seed photo lever (seed 1) and the record's seed 1: their development parts (SHA, SHB; own tiling), the
-    record's three-seed development means, and a formatter of one figure of both benchmarks ("x and y")."""
+def both(readings: list[dict], key: str, digits: int) -> str:
+    """One figure of SHA's reading and SHB's, as the prose pairs them: "x and y"."""
+    return " and ".join(f"{reading[key]:.{digits}f}" for reading in readings)
+
+
+def at_seed_1_beside_record(name: str) -> tuple[dict[str, list[dict]], list[float]]:
+    """A one-seed photo lever (seed 1) and the record's seed 1: their development parts (SHA, SHB; own tiling)
+    under "lever" and "record", and the record's three-seed development means."""
     lever, record = metrics(name), metrics("real/levers/people_removals_area01_seeds")
     assert lever["machine"] == record["machine"]  # held against the record on its CPU kind
     names = ("shanghaitech_a", "shanghaitech_b")
     dev = {run: [own_tiling(summary, n)["seeds"]["1"] for n in names]
            for run, summary in (("lever", lever), ("record", record))}
-
-    def pair(run: str, key: str, digits: int) -> str:
-        return " and ".join(f"{bench[key]:.{digits}f}" for bench in dev[run])
-
-    return dev, [own_tiling(record, n)["mean"]["mae"] for n in names], pair
+    return dev, [own_tiling(record, n)["mean"]["mae"] for n in names]
 
 
 def training_length_again_quotes() -> list[str]:
     """docs/real-photographs.md, issue 43's item 3 on lever 9: seed 1 trained up to 15 epochs beside the record's."""
-    dev, record_means, pair = at_seed_1_beside_record("real/levers/training_length_lever9_seed1")
-    lever = metrics("real/levers/training_length_lever9_seed1")
-    record = metrics("real/levers/people_removals_area01_seeds")
+    dev, record_means = at_seed_1_beside_record("real/levers/training_length_lever9_seed1")
+    zooms = {run: [metrics(name)[n]["development"]["seeds"]["1"]["zoom_out"]
+                   for n in ("shanghaitech_a", "shanghaitech_b")]
+             for run, name in (("lever", "real/levers/training_length_lever9_seed1"),
+                               ("record", "real/levers/people_removals_area01_seeds"))}
     run = metrics("real/levers/training_length_lever9_history")["seeds"]["1"]
     losses = [epoch["holdout_ranking_loss"] for epoch in run["history"]]
     assert run["best_epoch"] == losses.index(min(losses)) + 1 == run["epochs_run"] - 2  # patience 2 stopped it
@@ -504,17 +503,13 @@ def training_length_again_quotes() -> list[str]:
                  for seed in own_tiling(metrics(summary), "shanghaitech_a", readout=readout)["seeds"].values())
     assert needed < lowest and dev["lever"][1]["mae"] > dev["record"][1]["mae"]
 
-    def zoom(summary: dict) -> str:
-        return " and ".join(f"{summary[n]['development']['seeds']['1']['zoom_out']:.2f}"
-                            for n in ("shanghaitech_a", "shanghaitech_b"))
-
     return [f"The held-out loss fell to {min(losses):.3f} at epoch {run['best_epoch']} and patience stopped the run "
             f"after epoch {run['epochs_run']}, keeping epoch {run['best_epoch']}",
             f"SHA's development part reads at {dev['lever'][0]['mae']:.1f} and SHB's at {dev['lever'][1]['mae']:.1f} "
-            f"against the adopted counter's {pair('record', 'mae', 1)} at that seed",
-            f"(zoom-out {zoom(lever).replace(' and ', ' on SHA' + chr(39) + 's development part and ', 1)} on SHB's, "
-            f"against {zoom(record)})",
-            f"(totals {pair('lever', 'total_ratio', 2)}, against {pair('record', 'total_ratio', 2)})",
+            f"against the adopted counter's {both(dev['record'], 'mae', 1)} at that seed",
+            f"(zoom-out {zooms['lever'][0]:.2f} on SHA's development part and {zooms['lever'][1]:.2f} on SHB's, "
+            f"against {zooms['record'][0]:.2f} and {zooms['record'][1]:.2f})",
+            f"(totals {both(dev['lever'], 'total_ratio', 2)}, against {both(dev['record'], 'total_ratio', 2)})",
             f"below the adopted {record_means[0]:.1f} would need them to average {needed:.1f}",
             f"(the lowest, {lowest:.1f})"]
 
@@ -524,7 +519,7 @@ def frozen_stem_quotes() -> list[str]:
     perf's Intel results, and the frozen stem's seed 1 beside the record's same seed."""
     step = read_json(REPO / "perf/results/cpu-intel-amx/results.json")["photo_step"]
     variants = {name: run["step_s"] for name, run in step["network_alone_variants"].items()}
-    dev, record_means, pair = at_seed_1_beside_record("real/levers/frozen_stem_seed1")
+    dev, record_means = at_seed_1_beside_record("real/levers/frozen_stem_seed1")
     sha_record, shb_record = record_means
     assert 3 * shb_record - dev["lever"][1]["mae"] < 0 and dev["lever"][0]["mae"] > sha_record  # "sum below zero"
 
@@ -536,8 +531,8 @@ def frozen_stem_quotes() -> list[str]:
             f"{step['network_alone_variants']['compiled']['first_step']:.1f} s of compiling",
             f"read SHA's development part at {dev['lever'][0]['mae']:.1f} and SHB's at {dev['lever'][1]['mae']:.1f}, "
             f"against the adopted counter's {dev['record'][0]['mae']:.1f} and {dev['record'][1]['mae']:.1f}",
-            f"(totals {pair('lever', 'total_ratio', 2)} against {pair('record', 'total_ratio', 2)})",
-            f"(Spearman {pair('lever', 'spearman', 3)} against {pair('record', 'spearman', 3)})",
+            f"(totals {both(dev['lever'], 'total_ratio', 2)} against {both(dev['record'], 'total_ratio', 2)})",
+            f"(Spearman {both(dev['lever'], 'spearman', 3)} against {both(dev['record'], 'spearman', 3)})",
             f"below the adopted {shb_record:.1f}"]
 
 
